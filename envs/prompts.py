@@ -168,6 +168,44 @@ class Conversation:
         """The prompt for the next step, ending with the latest user turn (a fresh list)."""
         return self._render(len(self._turns))
 
+    def to_turns(self) -> list[dict]:
+        """The raw steps, JSON-ready: ``[{"observation", "admissible", "response"}, ...]``, one per
+        user turn; the last one's ``response`` is None when the episode ended after an action.
+
+        With ``task`` and ``think`` this rebuilds the conversation (`from_turns`), including the
+        admissible lists that `to_record` drops from all but the last user turn.
+        """
+        return [{"observation": t.observation, "admissible": list(t.admissible),
+                 "response": t.response} for t in self._turns]
+
+    @classmethod
+    def from_turns(cls, env: str, task: str, turns: list[dict], think: bool = False) -> "Conversation":
+        """The conversation whose `to_turns()` is ``turns``."""
+        if not turns:
+            raise ValueError("a conversation needs at least its first turn")
+        conv = cls(env, task, turns[0]["observation"], turns[0]["admissible"], think=think)
+        for prev, turn in zip(turns, turns[1:]):
+            if prev.get("response") is None:
+                raise ValueError("only the last turn may lack a response")
+            conv.add_step(prev["response"], turn["observation"], turn["admissible"])
+        if turns[-1].get("response") is not None:
+            conv._turns[-1].response = turns[-1]["response"]
+        return conv
+
+    def step_chats(self) -> list[list[dict]]:
+        """One chat per step that has a response: the exact prompt the policy saw at that step
+        (`messages` at the time, its latest user turn listing the admissible actions) followed by
+        the response. Training on the last assistant turn of each reproduces the inference format.
+        """
+        return [self._render(i + 1) for i, t in enumerate(self._turns) if t.response is not None]
+
+    def record_fields(self) -> dict:
+        """The trajectory-schema keys of a finished episode: ``messages`` (`to_record`), and
+        ``task``, ``think`` and ``turns`` (`to_turns`), from which `prism_jax.data.expand_steps`
+        rebuilds the per-step prompts for SFT."""
+        return {"messages": self.to_record(), "task": self.task, "think": self.think,
+                "turns": self.to_turns()}
+
     def to_record(self) -> list[dict]:
         """The finished trajectory: every assistant turn, ending with the last one.
 

@@ -4,7 +4,13 @@ One trajectory per line::
 
     {"id": str, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
      "env": str?, "task_type": str?, "task_id": str?, "split": str?, "success": bool?,
-     "reward": number?, ...any other keys, kept untouched}
+     "reward": number?, "task": str?, "think": bool?, "turns": [...]?, "loss_turns": "all"|"last"?,
+     ...any other keys, kept untouched}
+
+``turns`` (written by ``prism gen-data``) holds the raw steps ``{"observation", "admissible",
+"response"}``; `expand_steps` turns such a trajectory into one chat per step, the exact prompt
+the policy sees at that step plus its response, marked ``"loss_turns": "last"`` so that only
+that response is trained on.
 
 A chat is rendered with the model's own chat template and cut or right-padded to a fixed
 length T; the loss mask marks the assistant tokens (see `prism_jax.models.tokenizer`).
@@ -31,8 +37,11 @@ logger = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant")
 # Optional top-level keys and the JSON types they must have when present.
 OPTIONAL_KEYS = {"env": (str,), "task_type": (str,), "task_id": (str,), "split": (str,),
-                 "success": (bool,), "reward": (int, float)}
-_JSON_TYPES = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+                 "success": (bool,), "reward": (int, float), "task": (str,), "think": (bool,),
+                 "turns": (list,), "loss_turns": (str,)}
+_JSON_TYPES = {str: "a string", bool: "a boolean", int: "a number", float: "a number",
+               list: "a list"}
+LOSS_TURNS = ("all", "last")
 # How many ids a warning lists before summarising the rest.
 _IDS_IN_WARNING = 10
 
@@ -82,7 +91,62 @@ def _check_record(rec) -> str | None:
             return f"'{key}' must be {_JSON_TYPES[types[0]]}, got {_json_type(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             return f"'{key}' must be finite, got {value}"
+    if rec.get("loss_turns", "all") not in LOSS_TURNS:
+        return f"'loss_turns' must be one of {', '.join(LOSS_TURNS)}, got {rec['loss_turns']!r}"
     return None
+
+
+def _check_turns(rec: dict) -> str | None:
+    """What is wrong with a record's per-step fields, or None."""
+    if not isinstance(rec.get("turns"), list) or not rec["turns"]:
+        return "has no 'turns' (the raw steps written by `prism gen-data`)"
+    if not isinstance(rec.get("task"), str):
+        return "has 'turns' but no 'task' string"
+    if rec.get("env") is None:
+        return "has 'turns' but no 'env'"
+    for i, turn in enumerate(rec["turns"]):
+        if not isinstance(turn, dict):
+            return f"turns[{i}] must be an object, got {_json_type(turn)}"
+        if not isinstance(turn.get("observation"), str):
+            return f"turns[{i}].observation must be a string"
+        adm = turn.get("admissible")
+        if not isinstance(adm, list) or not all(isinstance(a, str) for a in adm):
+            return f"turns[{i}].admissible must be a list of strings"
+        response = turn.get("response")
+        if not (isinstance(response, str) or (response is None and i == len(rec["turns"]) - 1)):
+            return (f"turns[{i}].response must be a string" +
+                    (" (only the last turn may have none)" if response is None else ""))
+    return None
+
+
+def expand_steps(records: Sequence[dict]) -> list[dict]:
+    """One record per agent step of each trajectory, rebuilt from its ``turns``.
+
+    Step k of trajectory ``id`` becomes ``{"id": "id#k", "messages": [system, user, assistant,
+    ..., user_k, assistant_k], "loss_turns": "last", "source_id": id}`` plus the trajectory's
+    ``env``/``task_type``/``task_id``: the prompt is exactly what rollouts and evaluation show the
+    policy at that step (its latest user turn lists the admissible actions), and the loss covers
+    the step's response only. A whole chat (`Conversation.to_record`) instead lists the actions
+    in its final user turn only, so its earlier responses are learned without the list the policy
+    is shown at inference.
+
+    Raises ValueError naming the record when it has no usable ``turns``.
+    """
+    from prism_jax.envs.prompts import Conversation
+
+    out = []
+    for rec in records:
+        problem = _check_turns(rec)
+        if problem:
+            raise ValueError(f"trajectory {rec.get('id')!r} {problem}; per-step training needs "
+                             "them (regenerate with `prism gen-data`, or train on whole chats)")
+        conv = Conversation.from_turns(rec["env"], rec["task"], rec["turns"],
+                                       think=bool(rec.get("think", False)))
+        keep = {k: rec[k] for k in ("env", "task_type", "task_id", "split") if k in rec}
+        for k, chat in enumerate(conv.step_chats()):
+            out.append({"id": f"{rec['id']}#{k}", "messages": chat, "loss_turns": "last",
+                        "source_id": rec["id"], **keep})
+    return out
 
 
 def read_trajectories(path: str | os.PathLike) -> list[dict]:
@@ -150,7 +214,8 @@ def _pad_id(tokenizer) -> int:
 
 def _encode(tokenizer, record: dict, max_len: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Unpadded ``(ids, loss_mask)`` cut to ``max_len``, and the length before the cut."""
-    ids, mask = encode_chat(tokenizer, record["messages"])
+    ids, mask = encode_chat(tokenizer, record["messages"],
+                            last_turn_only=record.get("loss_turns") == "last")
     full = len(ids)
     ids, mask = ids[:max_len], mask[:max_len].copy()
     mask[:1] = 0  # nothing predicts the first token

@@ -77,6 +77,12 @@ class SFTConfig:
     max_len: int = 2048
     """Token budget per trajectory; longer ones keep their start (the paper: 2048 ALFWorld,
     4096 WebShop)."""
+    per_step: bool = False
+    """Train on one example per agent step instead of one per trajectory: the exact prompt the
+    policy sees at that step in rollouts and evaluation (its latest user turn lists the
+    admissible actions) followed by the step's response, the loss on that response only. Needs
+    the `turns` that `prism gen-data` writes. Whole chats list the actions in their last user
+    turn only, so a small model fitted to them does not transfer to the inference prompts."""
     weight_decay: float = 0.0
     """AdamW decoupled weight decay (transformers' default: 0)."""
     adam_b1: float = 0.9
@@ -261,7 +267,7 @@ def train_sft(config: SFTConfig, *, progress: bool = True) -> dict:
     from tqdm.auto import tqdm
 
     from prism_jax.checkpoint import RunCheckpointer, export_hf
-    from prism_jax.data import make_dataset, read_trajectories
+    from prism_jax.data import expand_steps, make_dataset, read_trajectories
     from prism_jax.models.tokenizer import load_tokenizer
     from prism_jax.sharding import init_state, initialize_distributed, make_mesh
     from prism_jax.tracking import MetricsWriter
@@ -271,6 +277,10 @@ def train_sft(config: SFTConfig, *, progress: bool = True) -> dict:
     out = Path(config.out)
     _check_resume(out, config)
     records = read_trajectories(config.data)
+    n_traj = len(records)
+    if config.per_step:
+        records = expand_steps(records)
+        logger.info("per-step SFT: %d trajectories -> %d step examples", n_traj, len(records))
     if config.distributed:
         initialize_distributed()
     mesh = None
@@ -354,6 +364,6 @@ def train_sft(config: SFTConfig, *, progress: bool = True) -> dict:
     final = export_hf(params, cfg, out / "final", tokenizer_dir=Path(config.model))
     elapsed = time.perf_counter() - t_run
     return {"steps": end, "total_steps": total, "resumed_from": start, "final_model": str(final),
-            "n_trajectories": ds.stats.n_examples, "n_truncated": ds.stats.n_truncated,
+            "n_trajectories": n_traj, "n_examples": ds.stats.n_examples, "n_truncated": ds.stats.n_truncated,
             "tokens_per_s": n_tokens / elapsed if n_tokens else 0.0,
             **{f"last_{k}": v for k, v in last.items()}}

@@ -283,50 +283,25 @@ def test_cli_help_and_bad_data(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ ALFWorld
-def _expert_step_records(games) -> list[dict]:
-    """One record per expert step: the exact prompt the policy sees at that step (latest user turn
-    with its admissible actions) + the expert's response, played through the engine.
-
-    Full-chat records (`Conversation.to_record()`) list the admissible actions in their final user
-    turn only, so every earlier decision is trained without the list the policy is shown at
-    inference; a model fitted to them answers the inference prompts poorly (checked: loss 0.002,
-    right first actions on the training format, 0 games won).
-    """
-    from prism_jax.envs.alfworld import expert_actions, play_episodes
-    from prism_jax.envs.prompts import format_response
-
-    plans = [expert_actions(g) for g in games]
-    records = []
-
-    def expert(indices, convs):
-        responses = []
-        for k, conv in zip(indices, convs):
-            response = format_response(plans[k][conv.n_steps])
-            records.append({"id": f"g{k}-s{conv.n_steps}",
-                            "messages": conv.messages + [{"role": "assistant", "content": response}]})
-            responses.append(response)
-        return responses
-
-    results = play_episodes(expert, [str(g) for g in games], batch_size=len(games), max_steps=8,
-                            progress=False)
-    assert all(r["won"] for r in results)
-    return records
-
-
 @pytest.mark.slow
 def test_sft_on_expert_steps_wins_training_games(tmp_path):
     from prism_jax.envs.alfworld import evaluate, generate_games
     from prism_jax.models.tokenizer import load_tokenizer
     from prism_jax.policy import ModelPolicy
 
+    from prism_jax.data import expand_steps
+    from prism_jax.envs.alfworld.datagen import trajectory_records
+
     games = generate_games("train", 3, tmp_path / "games", seed=0,
                            task_types=["pick_and_place_simple"], progress=False)
-    records = _expert_step_records(games)
+    # gen-data's records; `per_step` trains on each step's own prompt (tests/test_per_step.py)
+    records = trajectory_records(games, "train", workers=2, max_steps=8)
     data = tmp_path / "expert.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
     spec = TinySpec(vocab_size=1024, hidden_size=128, intermediate_size=256, num_layers=2,
                     num_heads=4, num_kv_heads=2, head_dim=32)
-    start = build_tiny(tmp_path / "tiny", [m["content"] for r in records for m in r["messages"]], spec)
+    start = build_tiny(tmp_path / "tiny", [m["content"] for r in expand_steps(records)
+                                           for m in r["messages"]], spec)
 
     def success(path) -> float:
         model = load_pretrained(path)
@@ -337,7 +312,8 @@ def test_sft_on_expert_steps_wins_training_games(tmp_path):
 
     before = success(start)
     summary = train_sft(SFTConfig(model=start, data=data, out=tmp_path / "run", lr=5e-3, epochs=28,
-                                  batch_size=4, accum_steps=1, max_len=1024, save_every=1000),
+                                  batch_size=4, accum_steps=1, max_len=1024, save_every=1000,
+                                  per_step=True),
                         progress=False)
     curve = [r["loss"] for r in read_metrics(tmp_path / "run")]
     assert np.mean(curve[-3:]) < 0.1 * np.mean(curve[:3])

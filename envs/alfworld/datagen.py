@@ -1,6 +1,7 @@
 """`prism gen-data alfworld`: expert trajectories as chat JSONL (the trajectory schema).
 
-Each line: ``id``, ``messages`` (`Conversation.to_record()`), ``env`` "alfworld",
+Each line: ``id``, ``messages`` (`Conversation.to_record()`), ``task``, ``think`` and ``turns``
+(the raw steps, for per-step SFT: `Conversation.record_fields`), ``env`` "alfworld",
 ``task_type`` (ALFRED's name), ``success``, ``reward`` (10.0 on a win), ``task_id`` (the game
 path, so rollouts can replay the task), ``split`` and ``n_steps``. Games come from
 ``--games-dir``; missing ones are generated there first (same seed -> same games).
@@ -46,7 +47,7 @@ def trajectory_records(games: list, split: str, *, workers: int = 2, think: bool
 
     results = expert_episodes(games, workers=workers, max_steps=max_steps, think=think,
                               desc=f"expert {split}")
-    return [{"id": f"alfworld-{split}-{i:06d}", "messages": r["conversation"].to_record(),
+    return [{"id": f"alfworld-{split}-{i:06d}", **r["conversation"].record_fields(),
              "env": "alfworld", "task_type": r["task_type"], "success": r["won"],
              "reward": r["reward"], "task_id": r["task_id"], "split": split,
              "n_steps": r["n_steps"]} for i, r in enumerate(results)]

@@ -1,6 +1,7 @@
 """`prism gen-data webshop`: expert trajectories as chat JSONL (the trajectory schema).
 
-Each line: ``id``, ``messages`` (`Conversation.to_record()`), ``env`` "webshop",
+Each line: ``id``, ``messages`` (`Conversation.to_record()`), ``task``, ``think`` and ``turns``
+(the raw steps, for per-step SFT: `Conversation.record_fields`), ``env`` "webshop",
 ``task_type`` (the product category), ``success`` (purchase score 1.0), ``reward`` (the raw
 purchase score), ``task_id`` (the goal index), ``split``, ``n_steps`` and ``instruction``.
 The catalog is generated from ``--num-products`` / ``--seed`` unless the original WebShop
@@ -76,7 +77,7 @@ def expert_episode(catalog: Catalog, task_id: str, *, max_steps: int = 15,
         obs, _, done, truncated, info = env.step(action)
         conv.add_step(format_response(action, reason if think else None), obs,
                       info["admissible_commands"])
-    return {"messages": conv.to_record(), "env": "webshop", "task_type": info["task_type"],
+    return {**conv.record_fields(), "env": "webshop", "task_type": info["task_type"],
             "success": bool(info["won"]), "reward": float(info["score"]), "task_id": task_id,
             "n_steps": info["step"], "instruction": info["task"]}
 

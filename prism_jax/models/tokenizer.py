@@ -275,19 +275,23 @@ def _spans_to_token_mask(offsets: np.ndarray, spans: list[tuple[int, int]]) -> n
     return mask
 
 
-def encode_chat(tokenizer, messages: Sequence[dict], *,
-                add_generation_prompt: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def encode_chat(tokenizer, messages: Sequence[dict], *, add_generation_prompt: bool = False,
+                last_turn_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Tokenise a chat with the tokenizer's own template.
 
     Args:
       messages: ``[{"role": "system"|"user"|"assistant", "content": str}, ...]``.
       add_generation_prompt: append the header of a new assistant turn.
+      last_turn_only: mark only the last assistant turn (earlier ones are context, e.g. in a
+        per-step example whose prompt holds the episode so far).
     Returns:
       ``(ids, loss_mask)``, both int32 ``[n]``: ``loss_mask`` is 1 on the tokens of assistant
       turns (content and end-of-turn token), 0 elsewhere.
     """
     text, spans = assistant_char_spans(tokenizer, messages,
                                        add_generation_prompt=add_generation_prompt)
+    if last_turn_only:
+        spans = spans[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = np.asarray(enc["input_ids"], np.int32)
     offsets = np.asarray(enc["offset_mapping"], np.int64).reshape(-1, 2)
