@@ -45,6 +45,12 @@ def _percent(x):
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(100.0 * x, 4)
 
 
+def _valid_percent(episodes) -> float | None:
+    """Percent of agent steps whose response had a well-formed action the environment accepted."""
+    steps = sum(e["n_steps"] for e in episodes)
+    return _percent(1.0 - sum(e["n_invalid"] for e in episodes) / steps) if steps else None
+
+
 def alfworld_tasks(split: str, n: int, games_dir: str | os.PathLike, seed: int) -> list[str]:
     """The first n games of a split under games_dir, generating the split there if it is short."""
     from prism_jax.envs.alfworld import generate_games, list_games
@@ -62,7 +68,9 @@ def alfworld_tasks(split: str, n: int, games_dir: str | os.PathLike, seed: int) 
 def evaluate_policy(policy, env: str, splits=None, settings: EvalSettings = EvalSettings()) -> dict:
     """Play `policy` (a batch of chats -> one response each) on each split.
 
-    Returns {"env", "eval": {split: table}, "episodes": {split: [...]}} with tables in percent.
+    Returns {"env", "eval": {split: table}, "episodes": {split: [...]}} with tables in percent;
+    each table also has "Valid", the percent of agent steps with a well-formed action the
+    environment accepted.
     """
     splits = tuple(splits or DEFAULT_SPLITS[env])
     out: dict = {"env": env, "eval": {}, "episodes": {}}
@@ -73,6 +81,7 @@ def evaluate_policy(policy, env: str, splits=None, settings: EvalSettings = Eval
             res = evaluate(policy, tasks, batch_size=settings.batch_size,
                            max_steps=settings.max_steps or 50)
             out["eval"][split] = {k: _percent(v) for k, v in res["success"].items()}
+            out["eval"][split]["Valid"] = _valid_percent(res["episodes"])
         elif env == "webshop":
             from prism_jax.envs.webshop import evaluate
             from prism_jax.envs.webshop.catalog import list_tasks
@@ -81,7 +90,8 @@ def evaluate_policy(policy, env: str, splits=None, settings: EvalSettings = Eval
             tasks = list_tasks(split, settings.n, num_goals=len(catalog.goals))
             res = evaluate(policy, tasks, batch_size=settings.batch_size,
                            max_steps=settings.max_steps or 15, catalog=catalog)
-            out["eval"][split] = {"score": res["score"], "success_rate": res["success_rate"]}
+            out["eval"][split] = {"score": res["score"], "success_rate": res["success_rate"],
+                                  "Valid": _valid_percent(res["episodes"])}
         else:
             raise ValueError(f"unknown environment {env!r}; choose alfworld or webshop")
         out["episodes"][split] = res["episodes"]

@@ -38,6 +38,9 @@ ALFWORLD_COLUMNS = ("Pick", "Look", "Clean", "Heat", "Cool", "Pick2", "All")
 ALFWORLD_SPLITS = {"valid_seen": "Seen (In-Distribution)",
                    "valid_unseen": "Unseen (Out-of-Distribution)"}
 WEBSHOP_FIELDS = ("score", "success_rate")
+# Optional: percent of agent steps whose response held a well-formed action the environment
+# accepted (written by `prism eval`); shown after the success rates when any run has it.
+VALID = "Valid"
 PHASES = ("probe", "sft", "rl")
 # The paper's main comparisons route half of the data to RL; other ratios belong to Fig. 4.
 MAIN_RL_RATIO = 0.5
@@ -129,9 +132,9 @@ def validate_result(result, source: str) -> dict:
             if not isinstance(ev[s], dict):
                 fail(f"eval.{s} must be an object of success rates")
             for col, v in ev[s].items():
-                if col not in ALFWORLD_COLUMNS:
+                if col not in (*ALFWORLD_COLUMNS, VALID):
                     fail(f"eval.{s} has unknown task type {col!r}; expected "
-                         f"{', '.join(ALFWORLD_COLUMNS)}")
+                         f"{', '.join(ALFWORLD_COLUMNS)} (or {VALID})")
                 if _missing(v):
                     continue
                 if not (_is_number(v) and 0.0 <= v <= 100.0):
@@ -142,6 +145,9 @@ def validate_result(result, source: str) -> dict:
         if not isinstance(test, dict) or any(not _is_number(test.get(k)) for k in WEBSHOP_FIELDS):
             fail(f"eval.test must hold numbers {' and '.join(WEBSHOP_FIELDS)} for WebShop, "
                  f"got {test!r}")
+        valid = test.get(VALID)
+        if not _missing(valid) and not (_is_number(valid) and 0.0 <= valid <= 100.0):
+            fail(f"eval.test.{VALID} is {valid!r}; expected a percentage (0-100) or null")
     return result
 
 
@@ -365,6 +371,9 @@ def table1(results: Sequence[dict], *, std: bool = True) -> Table:
         found = [(spec, _main_runs(groups, "alfworld", model, spec[2], spec[3]))
                  for spec in MAIN_ROWS]
         found = [(spec, runs) for spec, runs in found if runs]
+        columns = ALFWORLD_COLUMNS + ((VALID,) if any(
+            not _missing(r["eval"].get(s, {}).get(VALID)) for _, runs in found for r in runs
+            for s in ALFWORLD_SPLITS) else ())
         for split, split_label_text in ALFWORLD_SPLITS.items():
             with_split = [(spec, [r for r in runs if split in r["eval"]]) for spec, runs in found]
             with_split = [(spec, runs) for spec, runs in with_split if runs]
@@ -374,7 +383,7 @@ def table1(results: Sequence[dict], *, std: bool = True) -> Table:
             sections.append((f"({next(letters)}) ALFWorld - {split_label_text}{suffix}", len(rows)))
             for (category, label, method, _), runs in with_split:
                 cells = [_cell(_values(runs, lambda r, c=col: r["eval"][split].get(c)), std)
-                         for col in ALFWORLD_COLUMNS]
+                         for col in columns]
                 rows.append([category, label, split_label(method, runs), *cells])
                 used.append((f"{label} ({split})", runs))
     if not rows:
@@ -383,9 +392,14 @@ def table1(results: Sequence[dict], *, std: bool = True) -> Table:
     title_model = f" ({models[0]})" if len(models) == 1 else ""
     notes = [_seeds_note(used, std), "Success rate (%) per task type; \"-\": no episode of "
              "that type was evaluated."]
-    return Table(f"Table 1: Detailed Performance on ALFWorld{title_model}",
-                 ["Category", "Method", "SFT : RL", *ALFWORLD_COLUMNS], rows, notes, sections,
-                 merge_columns=1)
+    if VALID in columns:
+        notes.append(f"{VALID}: agent steps with a well-formed action the environment accepted (%).")
+    width = max(len(r) for r in rows)
+    rows = [r + ["-"] * (width - len(r)) for r in rows]
+    header = ["Category", "Method", "SFT : RL", *ALFWORLD_COLUMNS]
+    header += [VALID] if width > len(header) else []
+    return Table(f"Table 1: Detailed Performance on ALFWorld{title_model}", header, rows, notes,
+                 sections, merge_columns=1)
 
 
 def table2(results: Sequence[dict], *, std: bool = True) -> Table:
@@ -394,6 +408,8 @@ def table2(results: Sequence[dict], *, std: bool = True) -> Table:
     models = [m for m in _models(groups, "webshop")
               if any(_main_runs(groups, "webshop", m, spec[2], spec[3]) for spec in MAIN_ROWS)]
     rows, used = [], []
+    with_valid = any(not _missing(r["eval"]["test"].get(VALID)) for r in results
+                     if r["env"] == "webshop")
     for category, label, method, metric in MAIN_ROWS:
         per_model = [_main_runs(groups, "webshop", m, method, metric) for m in models]
         if not any(per_model):
@@ -404,14 +420,19 @@ def table2(results: Sequence[dict], *, std: bool = True) -> Table:
         for runs in per_model:
             cells += [_cell(_values(runs, lambda r: r["eval"]["test"]["success_rate"]), std),
                       _cell(_values(runs, lambda r: r["eval"]["test"]["score"]), std)]
+            if with_valid:
+                cells.append(_cell(_values(runs, lambda r: r["eval"]["test"].get(VALID)), std))
             used.append((name, runs))
         rows.append([name, split_label(method, all_runs), *cells])
     if not rows:
         raise MissingData("no WebShop runs of the paper's methods at the default 50 : 50 split")
     header = ["Method", "SFT : RL"]
     for m in models:
-        header += [f"{m} SR(%)", f"{m} Score"]
-    return Table("Table 2: Main Results on WebShop", header, rows, [_seeds_note(used, std)])
+        header += [f"{m} SR(%)", f"{m} Score"] + ([f"{m} {VALID}(%)"] if with_valid else [])
+    notes = [_seeds_note(used, std)]
+    if with_valid:
+        notes.append(f"{VALID}: agent steps with a well-formed action the environment accepted.")
+    return Table("Table 2: Main Results on WebShop", header, rows, notes)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -37,7 +37,9 @@ def test_eval_alfworld_seen_and_unseen(model, tmp_path, capsys):
         assert len(eps) == 2 and all(e["n_steps"] <= 2 for e in eps)
         assert table["All"] == pytest.approx(100 * sum(e["won"] for e in eps) / 2)
         present = {e["task_type"] for e in eps}
-        assert sum(v is not None for k, v in table.items() if k != "All") == len(present)
+        assert sum(v is not None for k, v in table.items() if k not in ("All", "Valid")) == len(present)
+        assert table["Valid"] == pytest.approx(
+            100 * (1 - sum(e["n_invalid"] for e in eps) / sum(e["n_steps"] for e in eps)))
     assert "alfworld valid_unseen: Pick" in capsys.readouterr().out
 
 
@@ -50,3 +52,5 @@ def test_eval_webshop_test_goals(model, tmp_path):
     assert [e["task_id"] for e in eps] == ["0", "1", "2"]
     assert res["score"] == pytest.approx(100 * sum(e["score"] for e in eps) / 3)
     assert res["success_rate"] == pytest.approx(100 * sum(e["success"] for e in eps) / 3)
+    assert res["Valid"] == pytest.approx(
+        100 * (1 - sum(e["n_invalid"] for e in eps) / sum(e["n_steps"] for e in eps)))

@@ -253,3 +253,27 @@ def test_tables_cli_collects_run_directories(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no result.json"):
         prism(["tables", str(tmp_path / "empty"), "--out", str(tmp_path / "t2")])
+
+
+def test_valid_action_column_when_any_run_has_it():
+    # Hand values: Valid 90 and 70 over two seeds -> 80.00 ± 14.14; a run without it -> "-".
+    results = [run("alfworld", "sft", 0, seen=dict(alf(10.0), Valid=90.0)),
+               run("alfworld", "sft", 1, seen=dict(alf(20.0), Valid=70.0)),
+               run("alfworld", "grpo", 0, seen=alf(5.0))]
+    t = tables.table1(results)
+    assert t.header[-2:] == ["All", "Valid"]
+    assert [r[-2:] for r in t.rows] == [["15.00 ± 7.07", "80.00 ± 14.14"], ["5.00", "-"]]
+    assert any(n.startswith("Valid:") for n in t.notes)
+    assert "Valid" not in tables.table1(results[2:]).header
+
+    ws = [run("webshop", "sft", 0, score=50.0, success_rate=20.0),
+          run("webshop", "grpo", 0, score=60.0, success_rate=30.0)]
+    ws[0]["eval"]["test"]["Valid"] = 75.0
+    t2 = tables.table2(ws)
+    assert t2.header[-1] == "tiny Valid(%)"
+    assert t2.rows == [["SFT", "100 : -", "20.00", "50.00", "75.00"],
+                       ["GRPO", "- : 100", "30.00", "60.00", "-"]]
+    bad = run("webshop", "sft", 0, score=1.0, success_rate=1.0)
+    bad["eval"]["test"]["Valid"] = 140.0
+    with pytest.raises(tables.ResultError, match="Valid is 140.0"):
+        tables.validate_result(bad, "r.json")
