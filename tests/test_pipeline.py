@@ -45,11 +45,16 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     assert max(gini[i] for i in ids(sft)) <= min(gini[i] for i in ids(rl))   # low -> SFT
 
     assert (home / "sft" / "final" / "config.json").is_file()
+    # the preset trains SFT per step: one example per expert step of the SFT split
+    sft_stage = json.loads((home / "sft" / "stage.json").read_text())
+    assert sft_stage["n_trajectories"] == 4
+    assert sft_stage["n_examples"] == sum(r["n_steps"] for r in sft)
     assert (home / "grpo" / "final" / "config.json").is_file()
     assert json.loads((home / "grpo" / "config.json").read_text())["model"].endswith("sft/final")
     result = json.loads((home / "result.json").read_text())
     assert result["split_sizes"] == {"sft": 4, "rl": 4}
     assert set(result["eval"]) == {"valid_seen", "valid_unseen"}
+    assert all(0 <= result["eval"][s]["Valid"] <= 100 for s in result["eval"])
     assert all(result["timings"][k] > 0 for k in ("probe", "sft", "rl"))
     episodes = lines(home / "eval" / "episodes.jsonl")
     assert len(episodes) == 4
