@@ -4,16 +4,20 @@ A training row is one agent step: its prompt, its sampled response and one scala
 shared by the response tokens. Rows of the same task form a group (the `group_size` rollouts of
 that task).
 
-Advantages (`compute_advantages`), with p = 0.1 the invalid-action penalty:
-  * A_E = (R_i - mean_g) / F_g, the statistics over the episode returns R of the task group g
-    (one value per rollout), F = std (unbiased) + eps; GRPO uses A = A_E - p * invalid.
-  * GiGPO: A = A_E - p * invalid + w * A_S (F = 1 with "mean_norm"). A_S normalises the step's
-    discounted return R_t = sum_k gamma^(k-t) r_k minus p * invalid within its anchor-state
-    group: the rows of g whose pre-action observation is identical.
+Advantages (`compute_advantages`), with p = 0.1 the invalid-action penalty and F = std
+(unbiased) + eps:
+  * episode_stats="steps" (default; verl-agent's code): every row scores s = R - p * invalid, R
+    its episode's return; A_E = (s - mean_g) / F_g with the statistics over all rows (steps) of
+    the task group g. A long episode weighs in proportion to its steps, so the advantages of a
+    group's rows sum to zero: failing episodes, usually the longer ones, cannot push the whole
+    policy down on their own.
+  * episode_stats="rollouts" (GiGPO's Eq. 3 as written): the statistics over one R per rollout,
+    and A_E = (R - mean_g) / F_g - p * invalid (the penalty is not divided by F, so a group of
+    equal returns, std 0, cannot turn -0.1 into -1e5).
+  * GiGPO adds w * A_S (F = 1 with "mean_norm"): the step's discounted return R_t = sum_k
+    gamma^(k-t) r_k minus p * invalid, normalised within its anchor-state group (the rows of g
+    whose pre-action observation is identical).
   * A group with a single member gives 0 (there is nothing to compare with).
-The penalty is subtracted after the episode statistics are formed and is not divided by F: with
-"mean_norm" this is the same as penalising the step's score first, and with std normalisation it
-keeps a group of equal returns (std 0) from turning -0.1 into -1e5.
 
 Loss: PPO's clipped ratio objective, aggregated as the mean over every response token of the
 mini-batch ("token-mean"), optionally + kl_coef * KL(policy || reference) (the low-variance k3
@@ -41,6 +45,7 @@ from prism_jax.models.transformer import forward, lm_head
 logger = logging.getLogger(__name__)
 
 Norm = Literal["mean_std_norm", "mean_norm"]
+EpisodeStats = Literal["steps", "rollouts"]
 
 
 # ------------------------------------------------------------------------------ advantages
@@ -83,7 +88,8 @@ def group_normalize(values, keys, *, norm: Norm = "mean_std_norm", eps: float = 
 def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, anchor=None,
                        method: Literal["grpo", "gigpo"] = "grpo", norm: Norm = "mean_std_norm",
                        gamma: float = 0.95, step_weight: float = 1.0,
-                       invalid_penalty: float = 0.1, eps: float = 1e-6) -> np.ndarray:
+                       invalid_penalty: float = 0.1, eps: float = 1e-6,
+                       episode_stats: EpisodeStats = "steps") -> np.ndarray:
     """One advantage per row (agent step) -> float64 [N].
 
     Args (all [N], one entry per row, the rows of an episode contiguous and in step order):
@@ -92,6 +98,8 @@ def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, 
       action; anchor: the pre-action observation (GiGPO only).
       method: "grpo" (episode groups, std-normalised) or "gigpo" (episode + anchor-state groups).
       norm: GiGPO's F: "mean_std_norm" (std + eps) or "mean_norm" (1); GRPO always uses std.
+      episode_stats: "steps" (statistics over the group's rows, penalty inside the score) or
+        "rollouts" (over one return per rollout, penalty after); see the module docstring.
     """
     group, episode = np.asarray(group), np.asarray(episode)
     penalty = invalid_penalty * np.asarray(invalid, np.float64)
@@ -99,11 +107,18 @@ def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, 
         raise ValueError(f"unknown advantage method {method!r}: expected 'grpo' or 'gigpo'")
     if method == "gigpo" and anchor is None:
         raise ValueError("GiGPO needs the pre-action observation of every row (anchor)")
-    # one value per episode: the statistics are over rollouts, not over their steps
-    _, first, row_to_episode = np.unique(episode, return_index=True, return_inverse=True)
-    a_episode = group_normalize(np.asarray(episode_reward, np.float64)[first], group[first],
-                                norm="mean_std_norm" if method == "grpo" else norm, eps=eps)
-    adv = a_episode[row_to_episode] - penalty
+    if episode_stats not in ("steps", "rollouts"):
+        raise ValueError(f"unknown episode_stats {episode_stats!r}: expected 'steps' or 'rollouts'")
+    episode_norm = "mean_std_norm" if method == "grpo" else norm
+    if episode_stats == "steps":
+        adv = group_normalize(np.asarray(episode_reward, np.float64) - penalty, group,
+                              norm=episode_norm, eps=eps)
+    else:
+        # one value per episode: the statistics are over rollouts, not over their steps
+        _, first, row_to_episode = np.unique(episode, return_index=True, return_inverse=True)
+        a_episode = group_normalize(np.asarray(episode_reward, np.float64)[first], group[first],
+                                    norm=episode_norm, eps=eps)
+        adv = a_episode[row_to_episode] - penalty
     if method == "gigpo":
         returns = discounted_returns(step_reward, episode, gamma) - penalty
         adv = adv + step_weight * group_normalize(returns, list(zip(group.tolist(), anchor)),
@@ -277,6 +292,10 @@ class GRPOConfig:
     run directory with checkpoints is resumed."""
     advantage: Literal["grpo", "gigpo"] = "grpo"
     """Advantage estimator: GRPO (episode groups) or GiGPO (episode + anchor-state step groups)."""
+    episode_stats: EpisodeStats = "steps"
+    """Episode-advantage statistics: "steps" (verl-agent: over every step row of the task group,
+    the invalid penalty inside each row's score; a group's advantages sum to zero) or
+    "rollouts" (GiGPO's Eq. 3: over one return per rollout, the penalty subtracted after)."""
     gigpo_norm: Norm = "mean_std_norm"
     """GiGPO's normaliser F: std + 1e-6 ("mean_std_norm") or 1 ("mean_norm")."""
     step_weight: float = 1.0
@@ -524,7 +543,8 @@ def train_grpo(config: GRPOConfig, *, progress: bool = True) -> dict:
                 steps, cols = rows_of(episodes)
                 adv = compute_advantages(
                     **cols, method=config.advantage, norm=config.gigpo_norm, gamma=config.gamma,
-                    step_weight=config.step_weight, invalid_penalty=config.invalid_penalty)
+                    step_weight=config.step_weight, invalid_penalty=config.invalid_penalty,
+                    episode_stats=config.episode_stats)
                 params, opt_state, upd = updater(params, opt_state, steps, adv.astype(np.float32),
                                                  np.random.default_rng([config.seed, it, 1]))
                 t2 = time.perf_counter()

@@ -34,7 +34,7 @@ def test_grpo_hand_computed():
     # group 0: episodes A (2 steps, won) and B (1 step, failed); group 1: a single episode.
     adv = compute_advantages(group=[0, 0, 0, 1], episode=[0, 0, 1, 2],
                              episode_reward=[10, 10, 0, 10], step_reward=[0, 10, 0, 10],
-                             invalid=[0, 0, 0, 0])
+                             invalid=[0, 0, 0, 0], episode_stats="rollouts")
     # statistics over the two episodes of group 0: mean 5, unbiased std sqrt(50)
     a = 5 / (np.sqrt(50) + 1e-6)
     np.testing.assert_allclose(adv, [a, a, -a, 0.0], rtol=1e-12)
@@ -43,12 +43,48 @@ def test_grpo_hand_computed():
 def test_invalid_penalty_is_taken_off_the_step():
     # every episode won: no relative signal except the invalid step's penalty
     adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 10],
-                             step_reward=[0, 10, 10], invalid=[0, 1, 0])
+                             step_reward=[0, 10, 10], invalid=[0, 1, 0], episode_stats="rollouts")
     np.testing.assert_allclose(adv, [0.0, -0.1, 0.0])
     adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 0],
-                             step_reward=[0, 10, 0], invalid=[0, 1, 0], invalid_penalty=0.5)
+                             step_reward=[0, 10, 0], invalid=[0, 1, 0], invalid_penalty=0.5,
+                             episode_stats="rollouts")
     a = 5 / (np.sqrt(50) + 1e-6)
     np.testing.assert_allclose(adv, [a, a - 0.5, -a])
+
+
+def test_steps_statistics_hand_computed():
+    # verl-agent's default: every row scores R - 0.1 * invalid; mean and unbiased std over the
+    # rows of the task group. Group 0: A won in 2 steps, B failed in 3 steps (its 2nd invalid).
+    adv = compute_advantages(group=[0, 0, 0, 0, 0], episode=[0, 0, 1, 1, 1],
+                             episode_reward=[10, 10, 0, 0, 0], step_reward=[0, 10, 0, 0, 0],
+                             invalid=[0, 0, 0, 1, 0])
+    scores = [10.0, 10.0, 0.0, -0.1, 0.0]
+    mean = sum(scores) / 5                                              # 3.98
+    std = (sum((x - mean) ** 2 for x in scores) / 4) ** 0.5
+    expected = [(x - mean) / (std + 1e-6) for x in scores]
+    np.testing.assert_allclose(adv, expected, rtol=1e-12)
+    assert abs(sum(adv)) < 1e-9                     # a group's row advantages sum to zero
+    # equal returns: only the invalid row differs, and nothing blows up (std comes from it)
+    adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 10],
+                             step_reward=[0, 10, 10], invalid=[0, 1, 0])
+    s = np.std([10, 9.9, 10], ddof=1)                                  # 0.0577
+    np.testing.assert_allclose(adv, [(10 - 29.9 / 3) / (s + 1e-6), (9.9 - 29.9 / 3) / (s + 1e-6),
+                                     (10 - 29.9 / 3) / (s + 1e-6)], rtol=1e-9)
+    np.testing.assert_array_equal(
+        compute_advantages(group=[0, 0], episode=[0, 1], episode_reward=[10, 10],
+                           step_reward=[10, 10], invalid=[0, 0]), [0.0, 0.0])
+    with pytest.raises(ValueError, match="unknown episode_stats"):
+        compute_advantages(group=[0], episode=[0], episode_reward=[1], step_reward=[1],
+                           invalid=[0], episode_stats="tokens")
+
+
+def test_gigpo_with_steps_statistics():
+    rows = dict(group=[0, 0, 0], episode=[0, 1, 1], episode_reward=[10, 0, 0],
+                step_reward=[10, 0, 0], invalid=[0, 0, 0], anchor=["s0", "s0", "s1"])
+    adv = compute_advantages(**rows, method="gigpo", norm="mean_norm", gamma=0.95)
+    # A_E over rows, F = 1: scores 10, 0, 0 -> mean 10/3. A_S: anchor s0 holds returns 10 and
+    # 0 * 0.95 + 0 = 0 -> +-5; s1 is a singleton -> 0.
+    np.testing.assert_allclose(adv, [10 - 10 / 3 + 5, -10 / 3 - 5, -10 / 3], rtol=1e-12)
 
 
 def test_discounted_returns_restart_per_episode():
@@ -64,7 +100,8 @@ def test_gigpo_hand_computed(norm):
     rows = dict(group=[0, 0, 0, 0, 0], episode=[0, 0, 1, 1, 1],
                 episode_reward=[10, 10, 0, 0, 0], step_reward=[0, 10, 0, 0, 0],
                 invalid=[0, 0, 0, 1, 0], anchor=["s0", "s1", "s0", "s2", "s1"])
-    adv = compute_advantages(**rows, method="gigpo", norm=norm, gamma=0.95, step_weight=1.0)
+    adv = compute_advantages(**rows, method="gigpo", norm=norm, gamma=0.95, step_weight=1.0,
+                             episode_stats="rollouts")
     f = (lambda v: np.std(v, ddof=1) + 1e-6) if norm == "mean_std_norm" else (lambda v: 1.0)
     returns = np.array([10, 0.0])  # one per episode
     a_e = (returns - returns.mean()) / f(returns)
