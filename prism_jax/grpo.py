@@ -206,15 +206,25 @@ class LossSettings:
     remat: str = "none"
 
 
-def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None):
+def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
+                 grad_shardings=None):
     """Jitted `(params, batch, n_tokens) -> (grads, aux)`: the gradient of one micro-batch's share of
     the mini-batch's token-mean loss. batch: input_ids, attention_mask, response_mask int32
     [B, T]; old_logprobs (and ref_logprobs with KL) float32 [B, T] aligned with the token they
-    score; advantages float32 [B]."""
+    score; advantages float32 [B]. With `grad_shardings` (a mesh run) the gradients come out
+    sharded like the parameters."""
     fn = partial(_loss, cfg=cfg, clip=settings.clip, kl_coef=settings.kl_coef,
                  entropy_coef=settings.entropy_coef, chunk=settings.chunk,
                  compute_dtype=compute_dtype, remat=settings.remat)
-    return jax.jit(jax.grad(fn, has_aux=True))
+    grad = jax.grad(fn, has_aux=True)
+    if grad_shardings is None:
+        return jax.jit(grad)
+
+    def sharded(params, batch, n_tokens):
+        grads, aux = grad(params, batch, n_tokens)
+        return jax.lax.with_sharding_constraint(grads, grad_shardings), aux
+
+    return jax.jit(sharded)
 
 
 def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None):
@@ -357,6 +367,15 @@ class GRPOConfig:
     """WebShop catalog size (must match the one the tasks were generated with)."""
     webshop_seed: int = 0
     """WebShop catalog seed (must match the one the tasks were generated with)."""
+    mesh_data: int = -1
+    """Mesh size of the data axis (-1: all devices not used by fsdp x tensor); micro-batch rows
+    are split over data x fsdp."""
+    mesh_fsdp: int = 1
+    """Mesh size of the fsdp axis (parameters and optimizer state sharded ZeRO-3 style)."""
+    mesh_tensor: int = 1
+    """Mesh size of the tensor axis (heads and MLP hidden units split)."""
+    distributed: bool = False
+    """Call jax.distributed.initialize() first (multi-host runs, one process per host)."""
 
 
 def load_tasks(path: str | os.PathLike) -> tuple[str, list[str]]:
@@ -415,27 +434,47 @@ class Updater:
     one AdamW step per mini-batch."""
 
     def __init__(self, cfg: ModelConfig, config: GRPOConfig, pad_id: int, compute_dtype=None,
-                 ref_params=None):
+                 ref_params=None, mesh=None):
         import optax
 
-        self.cfg, self.config, self.pad_id = cfg, config, pad_id
+        self.cfg, self.config, self.pad_id, self.mesh = cfg, config, pad_id, mesh
         self.optimizer = make_optimizer(config)
         settings = LossSettings(config.clip, config.kl_coef, config.entropy_coef, config.chunk,
                                 config.remat)
-        self.grad_fn = make_grad_fn(cfg, settings, compute_dtype)
+        shardings = None
+        self._put = lambda batch: batch
+        if mesh is not None:
+            from jax.sharding import NamedSharding, PartitionSpec as P
+
+            from prism_jax.models.transformer import param_shapes
+            from prism_jax.sharding import BATCH_AXES, param_shardings
+            shards = mesh.shape["data"] * mesh.shape["fsdp"]
+            if config.micro_batch % shards:
+                raise ValueError(f"micro_batch={config.micro_batch} rows must split evenly over the "
+                                 f"mesh's data x fsdp = {shards} devices")
+            shardings = param_shardings(param_shapes(cfg), mesh)
+            rows = {1: NamedSharding(mesh, P(BATCH_AXES)), 2: NamedSharding(mesh, P(BATCH_AXES, None))}
+            self._put = lambda batch: {k: jax.device_put(v, rows[np.ndim(v)]) for k, v in batch.items()}
+        constrain = (lambda t: t) if shardings is None else (
+            lambda t: jax.lax.with_sharding_constraint(t, shardings))
+        self.grad_fn = make_grad_fn(cfg, settings, compute_dtype, shardings)
         self.ref_params = ref_params
         self.ref_fn = make_logprob_fn(cfg, config.chunk, compute_dtype) if config.kl_coef else None
         self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))
+        self._add_grads = jax.jit(lambda a, b: constrain(jax.tree.map(jnp.add, a, b)),
+                                  donate_argnums=(0,))
 
         def apply(params, opt_state, grads):
             norm = optax.global_norm(grads)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, norm
+            return constrain(optax.apply_updates(params, updates)), opt_state, norm
 
         self._apply = jax.jit(apply, donate_argnums=(0, 1))
 
     def init(self, params):
-        return self.optimizer.init(params)
+        """The optimizer state, sharded like the parameters on a mesh."""
+        from prism_jax.sharding import init_state
+        return init_state(self.optimizer.init, params, self.mesh)
 
     def __call__(self, params, opt_state, steps, advantages, rng: np.random.Generator):
         """Returns new params, opt_state and the update's metrics (means over mini-batches)."""
@@ -452,12 +491,13 @@ class Updater:
             grads, aux_sum = None, None
             for m in range(0, len(mini), config.micro_batch):
                 idx = mini[m:m + config.micro_batch]
-                batch = pack_rows([steps[i] for i in idx], advantages[idx],
-                                  rows=config.micro_batch, pad_id=self.pad_id, multiple=config.bucket)
+                batch = self._put(pack_rows([steps[i] for i in idx], advantages[idx],
+                                            rows=config.micro_batch, pad_id=self.pad_id,
+                                            multiple=config.bucket))
                 if self.ref_fn is not None:
                     batch["ref_logprobs"] = self.ref_fn(self.ref_params, batch)
                 g, aux = self.grad_fn(params, batch, n_tokens)
-                grads = g if grads is None else self._add(grads, g)
+                grads = g if grads is None else self._add_grads(grads, g)
                 aux_sum = aux if aux_sum is None else self._add(aux_sum, aux)
             params, opt_state, norm = self._apply(params, opt_state, grads)
             aux_sum = {k: float(v) for k, v in jax.device_get(aux_sum).items()}
@@ -474,12 +514,23 @@ class Updater:
             "optimizer_steps": n_mini}
 
 
-def _load(config: GRPOConfig):
+def _load(config: GRPOConfig, mesh=None):
     from prism_jax.models.tokenizer import load_tokenizer
     from prism_jax.train.probe import _load_model
 
     dtype = jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
-    return _load_model(Path(config.model), dtype, None), load_tokenizer(config.model)
+    return _load_model(Path(config.model), dtype, mesh), load_tokenizer(config.model)
+
+
+def _mesh(config: GRPOConfig):
+    """The device mesh of a run (None on one device with no model parallelism)."""
+    from prism_jax.sharding import initialize_distributed, make_mesh
+
+    if config.distributed:
+        initialize_distributed()
+    if jax.device_count() > 1 or config.mesh_fsdp * config.mesh_tensor > 1:
+        return make_mesh(config.mesh_data, config.mesh_fsdp, config.mesh_tensor)
+    return None
 
 
 def train_grpo(config: GRPOConfig, *, progress: bool = True) -> dict:
@@ -506,13 +557,14 @@ def train_grpo(config: GRPOConfig, *, progress: bool = True) -> dict:
         max_prompt_len=config.max_prompt_len or ENV_DEFAULTS[env]["max_prompt_len"],
         max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
         bucket=config.bucket, think=config.think)
-    model, tokenizer = _load(config)
+    mesh = _mesh(config)
+    model, tokenizer = _load(config, mesh)
     cfg = model.config
     params = model.params()
     compute_dtype = params["embed"].dtype
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ref_params = jax.tree.map(jnp.copy, params) if config.kl_coef else None
-    updater = Updater(cfg, config, pad_id, compute_dtype, ref_params)
+    updater = Updater(cfg, config, pad_id, compute_dtype, ref_params, mesh=mesh)
     opt_state = updater.init(params)
 
     out = Path(config.out)
