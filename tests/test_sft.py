@@ -284,38 +284,12 @@ def test_cli_help_and_bad_data(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ ALFWorld
 @pytest.mark.slow
-def test_sft_on_expert_steps_wins_training_games(tmp_path):
-    from prism_jax.envs.alfworld import evaluate, generate_games
-    from prism_jax.models.tokenizer import load_tokenizer
-    from prism_jax.policy import ModelPolicy
+def test_sft_on_expert_steps_wins_training_games(alfworld_expert_sft):
+    from alfworld_runs import alfworld_success
 
-    from prism_jax.data import expand_steps
-    from prism_jax.envs.alfworld.datagen import trajectory_records
-
-    games = generate_games("train", 3, tmp_path / "games", seed=0,
-                           task_types=["pick_and_place_simple"], progress=False)
-    # gen-data's records; `per_step` trains on each step's own prompt (tests/test_per_step.py)
-    records = trajectory_records(games, "train", workers=2, max_steps=8)
-    data = tmp_path / "expert.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in records))
-    spec = TinySpec(vocab_size=1024, hidden_size=128, intermediate_size=256, num_layers=2,
-                    num_heads=4, num_kv_heads=2, head_dim=32)
-    start = build_tiny(tmp_path / "tiny", [m["content"] for r in expand_steps(records)
-                                           for m in r["messages"]], spec)
-
-    def success(path) -> float:
-        model = load_pretrained(path)
-        policy = ModelPolicy(model.params(), model.config, load_tokenizer(path), max_new_tokens=16,
-                             max_prompt_len=1024, bucket=256)
-        return evaluate(policy, [str(g) for g in games], batch_size=3, max_steps=8,
-                        progress=False)["success"]["All"]
-
-    before = success(start)
-    summary = train_sft(SFTConfig(model=start, data=data, out=tmp_path / "run", lr=5e-3, epochs=28,
-                                  batch_size=4, accum_steps=1, max_len=1024, save_every=1000,
-                                  per_step=True),
-                        progress=False)
-    curve = [r["loss"] for r in read_metrics(tmp_path / "run")]
+    run = alfworld_expert_sft
+    curve = [r["loss"] for r in read_metrics(run["run"])]
     assert np.mean(curve[-3:]) < 0.1 * np.mean(curve[:3])
-    after = success(summary["final_model"])
+    before = alfworld_success(run["start"], run["games"])
+    after = alfworld_success(run["final"], run["games"])
     assert before == 0.0 and after >= 2 / 3, (before, after)

@@ -1,0 +1,41 @@
+"""Helpers for tests that play generated ALFWorld games with a checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def expert_setup(root: Path, n_games: int, spec, *, max_steps: int) -> tuple[list, Path, Path]:
+    """`n_games` generated pick-and-place games under root, gen-data's expert records of them
+    (root/expert.jsonl) and a tiny untrained model built on their per-step chats (root/tiny).
+    Returns (games, data file, model dir)."""
+    from prism_jax.data import expand_steps
+    from prism_jax.envs.alfworld import generate_games
+    from prism_jax.envs.alfworld.datagen import trajectory_records
+    from prism_jax.models.builder import build_tiny
+
+    games = generate_games("train", n_games, root / "games", seed=0,
+                           task_types=["pick_and_place_simple"], progress=False)
+    records = trajectory_records(games, "train", workers=2, max_steps=max_steps)
+    data = root / "expert.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    model = build_tiny(root / "tiny", [m["content"] for r in expand_steps(records)
+                                       for m in r["messages"]], spec)
+    return games, data, model
+
+
+def alfworld_success(model_dir, games, *, repeats: int = 1, temperature: float = 0.0,
+                     seed: int = 0) -> float:
+    """Success rate of a checkpoint on `games` (each played `repeats` times), 8 steps at most."""
+    from prism_jax.envs.alfworld import evaluate
+    from prism_jax.models import load_pretrained
+    from prism_jax.models.tokenizer import load_tokenizer
+    from prism_jax.policy import ModelPolicy
+
+    model = load_pretrained(model_dir)
+    tasks = [str(g) for g in games for _ in range(repeats)]
+    policy = ModelPolicy(model.params(), model.config, load_tokenizer(model_dir), max_new_tokens=16,
+                         max_prompt_len=1024, bucket=256, temperature=temperature, seed=seed)
+    return evaluate(policy, tasks, batch_size=len(tasks), max_steps=8,
+                    progress=False)["success"]["All"]
