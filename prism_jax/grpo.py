@@ -19,8 +19,10 @@ Advantages (`compute_advantages`), with p = 0.1 the invalid-action penalty and F
     whose pre-action observation is identical).
   * A group with a single member gives 0 (there is nothing to compare with).
 
-Loss: PPO's clipped ratio objective, aggregated as the mean over every response token of the
-mini-batch ("token-mean"), optionally + kl_coef * KL(policy || reference) (the low-variance k3
+Loss: PPO's clipped ratio objective under the sampling distribution softmax(logits / temperature)
+(verl's actor; at a temperature other than 1 the behaviour log-probs are recomputed with it
+before the update), aggregated as the mean over every response token of the mini-batch
+("token-mean"), optionally + kl_coef * KL(policy || reference) (the low-variance k3
 estimator) and - entropy_coef * entropy.
 """
 
@@ -128,11 +130,13 @@ def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, 
 
 # ------------------------------------------------------------------------------ loss
 def token_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array,
-                   chunk: int = 256) -> tuple[jax.Array, jax.Array]:
+                   chunk: int = 256, temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
     """log p(targets) and the entropy of the next-token distribution -> float32 [B, T] each.
 
-    hidden [B, T, D], head [D, V], targets int [B, T]. T is walked in rematerialised chunks, so
-    [T, V] logits never exist at once (needed for 150k-token vocabularies).
+    hidden [B, T, D], head [D, V], targets int [B, T]. The distribution is softmax(logits /
+    temperature), the one rollouts sample from (verl's actor does the same). T is walked in
+    rematerialised chunks, so [T, V] logits never exist at once (needed for 150k-token
+    vocabularies).
     """
     b, t, _ = hidden.shape
     chunk = min(chunk, t)
@@ -145,6 +149,8 @@ def token_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array,
     @jax.checkpoint
     def one(h, y):
         logits = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype)).astype(jnp.float32)
+        if temperature != 1.0:
+            logits = logits / temperature
         logp_all = jax.nn.log_softmax(logits, axis=-1)
         logp = jnp.take_along_axis(logp_all, y[..., None], axis=-1)[..., 0]
         entropy = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1)
@@ -172,16 +178,18 @@ def low_var_kl(logp, ref_logp):
     return jnp.clip(jnp.exp(d) - d - 1.0, -10.0, 10.0)
 
 
-def _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat):
+def _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat, temperature=1.0):
     hidden, _ = forward(params, cfg, batch["input_ids"], batch["attention_mask"],
                         compute_dtype=compute_dtype, remat=remat, return_hidden=True)
-    return token_logprobs(hidden[:, :-1], lm_head(params), batch["input_ids"][:, 1:], chunk)
+    return token_logprobs(hidden[:, :-1], lm_head(params), batch["input_ids"][:, 1:], chunk,
+                          temperature)
 
 
-def _loss(params, batch, n_tokens, *, cfg, clip, kl_coef, entropy_coef, chunk, compute_dtype, remat):
+def _loss(params, batch, n_tokens, *, cfg, clip, kl_coef, entropy_coef, chunk, compute_dtype, remat,
+          temperature=1.0):
     """Sum over the micro-batch's response tokens divided by the mini-batch's token count, so that
     accumulating micro-batch gradients gives the token-mean over the whole mini-batch."""
-    logp, entropy = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat)
+    logp, entropy = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat, temperature)
     mask = batch["response_mask"][:, 1:].astype(jnp.float32)
     per_token, was_clipped = clipped_surrogate(logp, batch["old_logprobs"][:, 1:],
                                                batch["advantages"][:, None], clip)
@@ -204,6 +212,7 @@ class LossSettings:
     entropy_coef: float = 0.0
     chunk: int = 256
     remat: str = "none"
+    temperature: float = 1.0
 
 
 def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
@@ -215,7 +224,7 @@ def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
     sharded like the parameters."""
     fn = partial(_loss, cfg=cfg, clip=settings.clip, kl_coef=settings.kl_coef,
                  entropy_coef=settings.entropy_coef, chunk=settings.chunk,
-                 compute_dtype=compute_dtype, remat=settings.remat)
+                 compute_dtype=compute_dtype, remat=settings.remat, temperature=settings.temperature)
     grad = jax.grad(fn, has_aux=True)
     if grad_shardings is None:
         return jax.jit(grad)
@@ -227,11 +236,12 @@ def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
     return jax.jit(sharded)
 
 
-def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None):
-    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t (0 at t = 0)."""
+def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None, temperature: float = 1.0):
+    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t (0 at t = 0), p the
+    softmax of logits / temperature."""
 
     def fn(params, batch):
-        logp, _ = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, "none")
+        logp, _ = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, "none", temperature)
         return jnp.pad(logp, ((0, 0), (1, 0)))
 
     return jax.jit(fn)
@@ -338,7 +348,8 @@ class GRPOConfig:
     micro_batch: int = 8
     """Rows per forward/backward pass (gradients are accumulated over a mini-batch)."""
     temperature: float = 1.0
-    """Rollout sampling temperature."""
+    """Rollout sampling temperature (> 0). The update scores tokens under the same
+    softmax(logits / temperature), as verl's actor does."""
     top_p: float = 1.0
     """Rollout nucleus sampling threshold."""
     max_new_tokens: int = 64
@@ -439,8 +450,11 @@ class Updater:
 
         self.cfg, self.config, self.pad_id, self.mesh = cfg, config, pad_id, mesh
         self.optimizer = make_optimizer(config)
+        if config.temperature <= 0:
+            raise ValueError(f"GRPO samples its rollouts: temperature must be > 0, got "
+                             f"{config.temperature}")
         settings = LossSettings(config.clip, config.kl_coef, config.entropy_coef, config.chunk,
-                                config.remat)
+                                config.remat, config.temperature)
         shardings = None
         self._put = lambda batch: batch
         if mesh is not None:
@@ -459,7 +473,12 @@ class Updater:
             lambda t: jax.lax.with_sharding_constraint(t, shardings))
         self.grad_fn = make_grad_fn(cfg, settings, compute_dtype, shardings)
         self.ref_params = ref_params
-        self.ref_fn = make_logprob_fn(cfg, config.chunk, compute_dtype) if config.kl_coef else None
+        self.ref_fn = make_logprob_fn(cfg, config.chunk, compute_dtype,
+                                      config.temperature) if config.kl_coef else None
+        # The sampler records temperature-1 log-probs; at another temperature the behaviour
+        # policy's log-probs are recomputed (verl's old_log_prob) before the first update.
+        self.old_fn = None if config.temperature == 1.0 else make_logprob_fn(
+            cfg, config.chunk, compute_dtype, config.temperature)
         self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))
         self._add_grads = jax.jit(lambda a, b: constrain(jax.tree.map(jnp.add, a, b)),
                                   donate_argnums=(0,))
@@ -471,6 +490,21 @@ class Updater:
 
         self._apply = jax.jit(apply, donate_argnums=(0, 1))
 
+    def _behaviour_logprobs(self, params, steps):
+        """`steps` with their response log-probs under softmax(logits / temperature) of `params`."""
+        import dataclasses
+        out = []
+        size = self.config.micro_batch
+        for start in range(0, len(steps), size):
+            chunk = steps[start:start + size]
+            batch = pack_rows(chunk, np.zeros(len(chunk), np.float32), rows=size,
+                              pad_id=self.pad_id, multiple=self.config.bucket)
+            logp = np.asarray(self.old_fn(params, self._put(batch)))
+            for i, st in enumerate(chunk):
+                p, r = len(st.prompt_ids), len(st.response_ids)
+                out.append(dataclasses.replace(st, logprobs=logp[i, p:p + r].astype(np.float32)))
+        return out
+
     def init(self, params):
         """The optimizer state, sharded like the parameters on a mesh."""
         from prism_jax.sharding import init_state
@@ -479,6 +513,8 @@ class Updater:
     def __call__(self, params, opt_state, steps, advantages, rng: np.random.Generator):
         """Returns new params, opt_state and the update's metrics (means over mini-batches)."""
         config = self.config
+        if self.old_fn is not None:
+            steps = self._behaviour_logprobs(params, steps)
         order = rng.permutation(len(steps))
         size = config.mini_batch or len(steps)
         sums = {"pg_loss": 0.0, "clip_frac": 0.0, "entropy": 0.0, "kl": 0.0, "grad_norm": 0.0}

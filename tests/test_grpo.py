@@ -228,6 +228,40 @@ def test_token_logprobs_and_loss_match_a_full_forward(tiny):
     np.testing.assert_allclose(analytic, slope, rtol=2e-2)
 
 
+@pytest.mark.usefixtures("highest_precision")
+def test_tempered_policy_logprobs_and_behaviour_recompute(tiny):
+    from pathlib import Path
+
+    from prism_jax.grpo import GRPOConfig, Updater
+
+    cfg, params = tiny
+    steps = _steps(np.random.default_rng(2), 6)
+    batch = pack_rows(steps, np.zeros(6, np.float32), rows=8, pad_id=0, multiple=8)
+    logits, _ = forward(params, cfg, jnp.asarray(batch["input_ids"]), jnp.asarray(batch["attention_mask"]))
+    ref = np.asarray(jax.nn.log_softmax(np.asarray(logits, np.float64) / 0.5, -1))
+    ids = batch["input_ids"]
+    want = np.take_along_axis(ref[:, :-1], ids[:, 1:, None], -1)[..., 0]
+    got = make_logprob_fn(cfg, chunk=4, temperature=0.5)(params, batch)[:, 1:]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    # The steps' recorded log-probs (~N(-4, 0.3)) are not the policy's: at temperature 1 the
+    # update takes them as the behaviour policy (ratios far from 1, clipped); at 0.5 they are
+    # recomputed under softmax(logits / 0.5) before the update, so every ratio starts at 1.
+    adv = np.array([1.0, -1.0, 0.5, -0.5, 2.0, -2.0], np.float32)
+
+    def clip_frac(temperature):
+        config = GRPOConfig(model=Path("-"), tasks=Path("-"), out=Path("-"), lr=1e-3, mini_batch=0,
+                            micro_batch=8, bucket=8, temperature=temperature)
+        up = Updater(cfg, config, pad_id=0)
+        p = jax.tree.map(jnp.copy, params)
+        return up(p, up.init(p), steps, adv, np.random.default_rng(0))[2]["clip_frac"]
+
+    assert clip_frac(1.0) > 0.3
+    assert clip_frac(0.5) == 0.0
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        Updater(cfg, GRPOConfig(model=Path("-"), tasks=Path("-"), out=Path("-"), temperature=0.0), 0)
+
+
 # ------------------------------------------------------------------------------ training runs
 def _alfworld_run_inputs(root):
     """Two generated ALFWorld games as an RL task file, and a tiny model whose tokenizer was
