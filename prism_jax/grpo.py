@@ -346,7 +346,8 @@ class GRPOConfig:
     """Rows (agent steps) per optimizer step; an iteration's rows are shuffled and split into
     mini-batches (verl-agent: 256 x group 8). 0: one step over all rows."""
     micro_batch: int = 8
-    """Rows per forward/backward pass (gradients are accumulated over a mini-batch)."""
+    """Rows per forward/backward pass (gradients are accumulated over a mini-batch); on a mesh
+    the rows are split over data x fsdp, so it must be a multiple of their size."""
     temperature: float = 1.0
     """Rollout sampling temperature (> 0). The update scores tokens under the same
     softmax(logits / temperature), as verl's actor does."""
@@ -440,9 +441,22 @@ def make_optimizer(config: GRPOConfig):
                                    weight_decay=config.weight_decay))
 
 
+def _check_micro_batch(micro_batch: int, mesh) -> None:
+    """A micro-batch's rows are split over the mesh's data x fsdp devices: they must divide."""
+    shards = mesh.shape["data"] * mesh.shape["fsdp"]
+    if micro_batch % shards:
+        raise ValueError(f"micro_batch={micro_batch} rows must split evenly over the mesh's "
+                         f"data x fsdp = {shards} devices")
+
+
 class Updater:
     """One policy update per iteration: shuffled mini-batches, micro-batch gradient accumulation,
-    one AdamW step per mini-batch."""
+    one AdamW step per mini-batch.
+
+    With a `mesh`, parameters, gradients, their running sum and the AdamW moments keep the
+    `sharding.RULES` shardings (pass parameters and reference parameters placed by them, e.g.
+    loaded with `_load_model(..., mesh)`), and each micro-batch's rows are split over data x fsdp
+    (micro_batch must divide evenly). Without one, nothing is placed or constrained."""
 
     def __init__(self, cfg: ModelConfig, config: GRPOConfig, pad_id: int, compute_dtype=None,
                  ref_params=None, mesh=None):
@@ -462,10 +476,7 @@ class Updater:
 
             from prism_jax.models.transformer import param_shapes
             from prism_jax.sharding import BATCH_AXES, param_shardings
-            shards = mesh.shape["data"] * mesh.shape["fsdp"]
-            if config.micro_batch % shards:
-                raise ValueError(f"micro_batch={config.micro_batch} rows must split evenly over the "
-                                 f"mesh's data x fsdp = {shards} devices")
+            _check_micro_batch(config.micro_batch, mesh)
             shardings = param_shardings(param_shapes(cfg), mesh)
             rows = {1: NamedSharding(mesh, P(BATCH_AXES)), 2: NamedSharding(mesh, P(BATCH_AXES, None))}
             self._put = lambda batch: {k: jax.device_put(v, rows[np.ndim(v)]) for k, v in batch.items()}
@@ -594,6 +605,8 @@ def train_grpo(config: GRPOConfig, *, progress: bool = True) -> dict:
         max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
         bucket=config.bucket, think=config.think)
     mesh = _mesh(config)
+    if mesh is not None:
+        _check_micro_batch(config.micro_batch, mesh)     # before a long model load
     model, tokenizer = _load(config, mesh)
     cfg = model.config
     params = model.params()

@@ -107,6 +107,9 @@ class ModelSampler:
     Prompts are left-padded to a bucketed length and the batch is filled up to a power of two
     (filler rows repeat the first prompt and are discarded), so few programs are compiled.
     Generation stops at "</action>" or EOS; the stop token is part of the response.
+    With parameters on a device mesh (`sharding.param_shardings`), a batch whose rows divide
+    evenly over the mesh's data x fsdp devices is split over them (otherwise it is replicated and
+    the compiler follows the parameters' sharding); the sampled tokens are the same either way.
     """
 
     def __init__(self, params, cfg: ModelConfig, tokenizer, config: RolloutConfig = RolloutConfig(),
@@ -115,11 +118,25 @@ class ModelSampler:
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
         self.stop = [tokenizer(STOP_TEXT, add_special_tokens=False)["input_ids"]]
+        sharding = getattr(jax.tree.leaves(params)[0], "sharding", None)
+        self.mesh = sharding.mesh if isinstance(sharding, jax.sharding.NamedSharding) else None
+
+    def _place(self, rows: np.ndarray):
+        """int [B, P] prompt rows, split over data x fsdp on a mesh when B divides evenly."""
+        from prism_jax.sharding import BATCH_AXES, batch_sharding
+
+        if self.mesh is None or any(a not in self.mesh.shape for a in BATCH_AXES):
+            return rows
+        shards = int(np.prod([self.mesh.shape[a] for a in BATCH_AXES]))
+        if shards == 1 or len(rows) % shards:
+            return rows
+        return jax.device_put(rows, batch_sharding(self.mesh, rows.ndim))
 
     def __call__(self, prompts: list[np.ndarray], key) -> list[tuple[np.ndarray, np.ndarray]]:
         width = _batch_size(len(prompts), self.max_batch or len(prompts))
         rows = list(prompts) + [prompts[0]] * (width - len(prompts))
         ids, mask = left_pad(rows, self.pad, length=bucket(max(map(len, rows)), self.config.bucket))
+        ids, mask = self._place(ids), self._place(mask)
         out = generate(self.params, self.cfg, ids, mask, max_new_tokens=self.config.max_new_tokens,
                        temperature=self.config.temperature, top_p=self.config.top_p,
                        eos_ids=self.eos, stop_sequences=self.stop, pad_id=self.pad, seed=key)
