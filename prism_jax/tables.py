@@ -365,15 +365,16 @@ def table1(results: Sequence[dict], *, std: bool = True) -> Table:
     groups = group_runs(results)
     models = [m for m in _models(groups, "alfworld")
               if any(_main_runs(groups, "alfworld", m, spec[2], spec[3]) for spec in MAIN_ROWS)]
+    # one column set for the whole table: Valid when any ALFWorld run reports it
+    columns = ALFWORLD_COLUMNS + ((VALID,) if any(
+        not _missing(r["eval"].get(s, {}).get(VALID)) for r in results if r["env"] == "alfworld"
+        for s in ALFWORLD_SPLITS) else ())
     rows, sections, used = [], [], []
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     for model in models:
         found = [(spec, _main_runs(groups, "alfworld", model, spec[2], spec[3]))
                  for spec in MAIN_ROWS]
         found = [(spec, runs) for spec, runs in found if runs]
-        columns = ALFWORLD_COLUMNS + ((VALID,) if any(
-            not _missing(r["eval"].get(s, {}).get(VALID)) for _, runs in found for r in runs
-            for s in ALFWORLD_SPLITS) else ())
         for split, split_label_text in ALFWORLD_SPLITS.items():
             with_split = [(spec, [r for r in runs if split in r["eval"]]) for spec, runs in found]
             with_split = [(spec, runs) for spec, runs in with_split if runs]
@@ -394,12 +395,9 @@ def table1(results: Sequence[dict], *, std: bool = True) -> Table:
              "that type was evaluated."]
     if VALID in columns:
         notes.append(f"{VALID}: agent steps with a well-formed action the environment accepted (%).")
-    width = max(len(r) for r in rows)
-    rows = [r + ["-"] * (width - len(r)) for r in rows]
-    header = ["Category", "Method", "SFT : RL", *ALFWORLD_COLUMNS]
-    header += [VALID] if width > len(header) else []
-    return Table(f"Table 1: Detailed Performance on ALFWorld{title_model}", header, rows, notes,
-                 sections, merge_columns=1)
+    return Table(f"Table 1: Detailed Performance on ALFWorld{title_model}",
+                 ["Category", "Method", "SFT : RL", *columns], rows, notes, sections,
+                 merge_columns=1)
 
 
 def table2(results: Sequence[dict], *, std: bool = True) -> Table:
