@@ -81,9 +81,12 @@ def _paper(name: str, env: str, model_dir: str, arch: str, max_len: int, *, fsdp
     ALFWorld is evaluated on every game of both splits (140 + 134 in ALFWorld's data). GRPO
     aggregates its loss as verl-agent's actor does (each micro-batch's token mean, averaged over
     the accumulation), with verl's dual-clip (c = 3). Both stages export final/ in bfloat16, as
-    LLaMA-Factory and the Hugging Face checkpoints do (their masters stay float32). `sft_micro` < 4 keeps the same 16 trajectories per device per optimizer step with
-    smaller micro-batches and more accumulation (identical token-mean loss, less activation
-    memory)."""
+    LLaMA-Factory and the Hugging Face checkpoints do (their masters stay float32). SFT trains
+    per step: one example per agent step, exactly the prompt RL and evaluation show it (with
+    the 2-step history a step's prompt is bounded, ~1k tokens on ALFWorld), the loss on that
+    step's answer. `sft_micro` < 4 keeps the same 16 examples per device per optimizer step
+    with smaller micro-batches and more accumulation (identical token-mean loss, less
+    activation memory)."""
     return PipelineConfig(
         name=name, env=env,
         model=ModelSource(path=Path(model_dir), arch=arch, dtype="bfloat16"),
@@ -92,7 +95,8 @@ def _paper(name: str, env: str, model_dir: str, arch: str, max_len: int, *, fsdp
         rl_epochs=1.0,
         sft=dataclasses.replace(_SFT, lr=1e-5, epochs=3, warmup_ratio=0.1, batch_size=sft_micro,
                                 accum_steps=16 // sft_micro, max_len=max_len, dtype="bfloat16",
-                                export_dtype="bfloat16", remat=sft_remat, mesh_fsdp=fsdp),
+                                export_dtype="bfloat16", remat=sft_remat, mesh_fsdp=fsdp,
+                                per_step=True),
         grpo=dataclasses.replace(_GRPO, lr=1e-6, group_size=8, tasks_per_iter=16, kl_coef=0.0,
                                  max_steps=50 if env == "alfworld" else 15, max_prompt_len=max_len,
                                  max_new_tokens=512, temperature=1.0, dtype="bfloat16",

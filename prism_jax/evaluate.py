@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import jax.numpy as jnp
+from jax.sharding import Mesh
 
 from prism_jax import models
 from prism_jax.envs.registry import EnvOptions, get_env, parse_count, run_episodes
@@ -21,6 +22,8 @@ from prism_jax.files import atomic_dir, check_output, write_json, write_jsonl
 from prism_jax.locks import sibling_lock
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.policy import ModelPolicy
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class EvalSettings:
     think: bool = True
     """The prompt asks for <think></think> before the action and a response without it is
     invalid (take the setting training used)."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Parameter and compute dtype of the evaluated model (bfloat16 for 8B models)."""
     history: int = 2
     """verl prompt: past steps shown (verl-agent's history_length)."""
     prompt_style: Literal["verl", "chat"] = "verl"
@@ -106,10 +111,12 @@ def evaluate_policy(policy, env: str, splits=None, settings: EvalSettings = Eval
 
 
 def evaluate_model(model_dir: str | os.PathLike, env: str, splits=None,
-                   settings: EvalSettings = EvalSettings(), dtype=jnp.float32) -> dict:
-    """Load a checkpoint (HF or orbax) with its tokenizer and evaluate it (see evaluate_policy)."""
+                   settings: EvalSettings = EvalSettings(), mesh: Mesh | None = None) -> dict:
+    """Load a checkpoint (HF or orbax) with its tokenizer in `settings.dtype` and evaluate it (see
+    evaluate_policy). With a `mesh` the weights are placed by the sharding rules and each
+    sampling batch is split over its data x fsdp devices."""
     tasks = eval_tasks(env, splits, settings)    # a bad request fails before the model loads
-    model = models.load(model_dir, dtype)
+    model = models.load(model_dir, DTYPES[settings.dtype], mesh)
     policy = ModelPolicy(model.params(), model.config,
                          load_tokenizer(model_dir, vocab_size=model.config.vocab_size),
                          max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
@@ -119,7 +126,8 @@ def evaluate_model(model_dir: str | os.PathLike, env: str, splits=None,
 
 
 def evaluate_to_dir(model_dir: str | os.PathLike, env: str, out: str | os.PathLike, splits=None,
-                    settings: EvalSettings = EvalSettings(), *, overwrite: bool = False) -> dict:
+                    settings: EvalSettings = EvalSettings(), *, overwrite: bool = False,
+                    mesh: Mesh | None = None) -> dict:
     """`evaluate_model`, written to `out` as eval.json (the tables' numbers) and episodes.jsonl.
 
     `out` is checked before the episodes are played and written all at once at the end; an
@@ -128,7 +136,7 @@ def evaluate_to_dir(model_dir: str | os.PathLike, env: str, out: str | os.PathLi
     """
     check_output(out, overwrite=overwrite, inputs=(model_dir,))
     with sibling_lock(out):
-        res = evaluate_model(model_dir, env, splits, settings)
+        res = evaluate_model(model_dir, env, splits, settings, mesh)
         with atomic_dir(out, overwrite=overwrite, inputs=(model_dir,)) as tmp:
             write_json(tmp / "eval.json", {"env": res["env"], "model": str(model_dir),
                                            "eval": res["eval"]})

@@ -40,7 +40,7 @@ from prism_jax.grpo import GRPOConfig, GRPOHparams, load_tasks, train_grpo
 from prism_jax.models.builder import TinySpec, build_tiny, corpus_from_files
 from prism_jax.probe_file import ProbeConfig, probe_file
 from prism_jax.route_file import RouteConfig, route_file
-from prism_jax.runs import CONFIG_FILE, Checked, RunDir, command_args, command_line
+from prism_jax.runs import CONFIG_FILE, Checked, MeshConfig, RunDir, command_args, command_line
 from prism_jax.sft import SFTConfig, SFTHparams, train_sft
 from prism_jax.tables import load_results, write_report
 
@@ -479,7 +479,7 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
     settings = eval_settings(run, seed)
 
     def evaluate():
-        res = evaluate_model(model, cfg.env, cfg.eval_splits or None, settings)
+        res = evaluate_model(model, cfg.env, cfg.eval_splits or None, settings, cfg.grpo.build())
         write_jsonl(home / "eval" / "episodes.jsonl",
                     [{"split": s, **e} for s, eps in res["episodes"].items() for e in eps])
         return {"eval": res["eval"]}
@@ -487,13 +487,19 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
     splits = {"splits": cfg.eval_splits} if cfg.eval_splits else {}
     info = run.stage(f"{method.label} seed {seed}: evaluate", home / "eval", evaluate,
                      command=command_line("eval", model=model, env=cfg.env, out=home / "eval",
-                                          **splits, settings=settings))
+                                          **splits, settings=settings, **_mesh_flags(cfg.grpo)))
     result = {"env": cfg.env, "model": str(cfg.model.path.name if cfg.model.path else "tiny"),
               "method": method.name, "metric": method.metric, "rl_ratio": method.rl_ratio,
               "seed": seed, "split_sizes": sizes, "timings": timings, "eval": info["eval"],
               "command": run.command, "config": cfg.name, "final_model": str(model)}
     write_json(home / "result.json", result)
     return result
+
+
+def _mesh_flags(config: MeshConfig) -> dict:
+    """The mesh fields of `config` that differ from MeshConfig's defaults (as CLI flags)."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(MeshConfig)
+            if getattr(config, f.name) != f.default}
 
 
 def eval_settings(run: Run, seed: int) -> EvalSettings:
@@ -503,7 +509,7 @@ def eval_settings(run: Run, seed: int) -> EvalSettings:
     return dataclasses.replace(
         cfg.eval, seed=seed, data_seed=cfg.data.seed, games_dir=cfg.eval.games_dir or games_dir(run),
         num_products=cfg.data.webshop_products, think=cfg.grpo.think, history=cfg.grpo.history,
-        prompt_style=cfg.grpo.prompt_style)
+        prompt_style=cfg.grpo.prompt_style, dtype=cfg.model.dtype)
 
 
 def write_tables(run: Run) -> Path:

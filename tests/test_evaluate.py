@@ -103,3 +103,30 @@ def test_eval_keeps_an_existing_run_directory(model, tmp_path):
     with pytest.raises(SystemExit, match="holds the input"):
         prism(["eval", "--model", str(model), "--env", "webshop", "--out", str(model.parent),
                "--overwrite"])
+
+
+def test_eval_honours_dtype_and_mesh(model, monkeypatch):
+    import dataclasses
+
+    import jax
+    import jax.numpy as jnp
+
+    from prism_jax import evaluate
+    from prism_jax.sharding import make_mesh
+
+    loaded = []
+    real = evaluate.models.load
+    monkeypatch.setattr(evaluate.models, "load", lambda *a: loaded.append(a) or real(*a))
+    settings = evaluate.EvalSettings(n=2, batch_size=2, max_steps=2, temperature=0.0,
+                                     max_new_tokens=8)
+    plain = evaluate.evaluate_model(model, "webshop", settings=settings)
+    mesh = make_mesh(1, 1, 1)
+    sharded = evaluate.evaluate_model(model, "webshop", settings=settings, mesh=mesh)
+    assert loaded[1][1:] == (jnp.float32, mesh)
+    # greedy episodes do not depend on where the weights live
+    assert [e["turns"] for e in sharded["episodes"]["test"]] == [
+        e["turns"] for e in plain["episodes"]["test"]]
+    evaluate.evaluate_model(model, "webshop", settings=dataclasses.replace(settings, dtype="bfloat16"))
+    assert loaded[2][1] == jnp.bfloat16
+    assert {x.dtype for x in jax.tree.leaves(real(model, jnp.bfloat16).params())} == {
+        jnp.dtype(jnp.bfloat16)}

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 from prism_jax.evaluate import EvalSettings, evaluate_to_dir
+from prism_jax.runs import MeshConfig
 from prism_jax.train.shell import run
 
 
 @dataclasses.dataclass(frozen=True)
-class EvalArgs:
-    """Play a model on ALFWorld (success rate per task type, seen and unseen) or WebShop (Score and
-    SR on the test goals) and write the results."""
-
+class _EvalRun:
     model: Path
     """Model directory (Hugging Face or orbax), with its tokenizer files."""
     env: Literal["alfworld", "webshop"]
@@ -23,6 +21,8 @@ class EvalArgs:
     """Output directory: eval.json (the tables' numbers) and episodes.jsonl (every episode: its
     turns and the prompt shown at each step); written at the end, all at once. An existing
     non-empty directory is refused (see --overwrite)."""
+
+
     splits: tuple[str, ...] = ()
     """Splits to evaluate (default: valid_seen valid_unseen for ALFWorld, test for WebShop)."""
     settings: EvalSettings = EvalSettings()
@@ -31,9 +31,16 @@ class EvalArgs:
     """Replace an existing non-empty --out (never the directory the model is read from)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class EvalArgs(MeshConfig, _EvalRun):
+    """Play a model on ALFWorld (success rate per task type, seen and unseen) or WebShop (Score and
+    SR on the test goals) and write the results. With a mesh (--mesh-fsdp, --mesh-tensor) the
+    weights are sharded by the rules and sampling batches split over data x fsdp."""
+
+
 def _evaluate(args: EvalArgs) -> dict:
     res = evaluate_to_dir(args.model, args.env, args.out, args.splits or None, args.settings,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, mesh=args.build())
     return {"env": args.env, "eval": res["eval"], "out": args.out}
 
 
