@@ -41,8 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import ModelConfig
-from prism_jax.models.transformer import forward, lm_head
 
 logger = logging.getLogger(__name__)
 
@@ -129,38 +129,6 @@ def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, 
 
 
 # ------------------------------------------------------------------------------ loss
-def token_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array,
-                   chunk: int = 256, temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
-    """log p(targets) and the entropy of the next-token distribution -> float32 [B, T] each.
-
-    hidden [B, T, D], head [D, V], targets int [B, T]. The distribution is softmax(logits /
-    temperature), the one rollouts sample from (verl's actor does the same). T is walked in
-    rematerialised chunks, so [T, V] logits never exist at once (needed for 150k-token
-    vocabularies).
-    """
-    b, t, _ = hidden.shape
-    chunk = min(chunk, t)
-    pad = -t % chunk
-    hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-    targets = jnp.pad(targets, ((0, 0), (0, pad)))
-    n = (t + pad) // chunk
-    split = lambda x: jnp.moveaxis(x.reshape(b, n, chunk, *x.shape[2:]), 1, 0)
-
-    @jax.checkpoint
-    def one(h, y):
-        logits = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype)).astype(jnp.float32)
-        if temperature != 1.0:
-            logits = logits / temperature
-        logp_all = jax.nn.log_softmax(logits, axis=-1)
-        logp = jnp.take_along_axis(logp_all, y[..., None], axis=-1)[..., 0]
-        entropy = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1)
-        return logp, entropy
-
-    logp, entropy = jax.lax.map(lambda xs: one(*xs), (split(hidden), split(targets)))
-    merge = lambda x: jnp.moveaxis(x, 0, 1).reshape(b, n * chunk)[:, :t]
-    return merge(logp), merge(entropy)
-
-
 def clipped_surrogate(logp, old_logp, advantages, clip: float = 0.2):
     """PPO's per-token loss max(-A r, -A clip(r, 1-c, 1+c)), r = exp(logp - old_logp).
 
@@ -178,25 +146,19 @@ def low_var_kl(logp, ref_logp):
     return jnp.clip(jnp.exp(d) - d - 1.0, -10.0, 10.0)
 
 
-def _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat, temperature=1.0):
-    hidden, _ = forward(params, cfg, batch["input_ids"], batch["attention_mask"],
-                        compute_dtype=compute_dtype, remat=remat, return_hidden=True)
-    return token_logprobs(hidden[:, :-1], lm_head(params), batch["input_ids"][:, 1:], chunk,
-                          temperature)
-
-
 def _loss(params, batch, n_tokens, *, cfg, clip, kl_coef, entropy_coef, chunk, compute_dtype, remat,
           temperature=1.0):
     """Sum over the micro-batch's response tokens divided by the mini-batch's token count, so that
     accumulating micro-batch gradients gives the token-mean over the whole mini-batch."""
-    logp, entropy = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat, temperature)
-    mask = batch["response_mask"][:, 1:].astype(jnp.float32)
-    per_token, was_clipped = clipped_surrogate(logp, batch["old_logprobs"][:, 1:],
+    logp, entropy = token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
+                                   compute_dtype=compute_dtype, remat=remat, entropy=True)
+    mask = target_weights(batch, "response_mask")
+    per_token, was_clipped = clipped_surrogate(logp, batch["old_logprobs"],
                                                batch["advantages"][:, None], clip)
     total = jnp.sum(per_token * mask)
     kl = jnp.float32(0.0)
     if kl_coef:
-        kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"][:, 1:]) * mask)
+        kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"]) * mask)
         total = total + kl_coef * kl
     ent = jnp.sum(entropy * mask)
     total = total - entropy_coef * ent
@@ -241,8 +203,8 @@ def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None, temp
     softmax of logits / temperature."""
 
     def fn(params, batch):
-        logp, _ = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, "none", temperature)
-        return jnp.pad(logp, ((0, 0), (1, 0)))
+        return token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
+                              compute_dtype=compute_dtype)
 
     return jax.jit(fn)
 

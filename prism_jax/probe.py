@@ -20,40 +20,10 @@ import numpy as np
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import MATRICES, ModelConfig
-from prism_jax.models.transformer import Params, Transformer, forward, lm_head
+from prism_jax.models.transformer import Params, Transformer
 from prism_jax.sharding import batch_sharding, param_shardings
-
-
-def chunked_token_nll(hidden: jax.Array, head: jax.Array, targets: jax.Array, weights: jax.Array,
-                      chunk: int = 256) -> jax.Array:
-    """Weighted sum over t of -log p(targets[b, t] | hidden[b, t]) -> float32 [B].
-
-    hidden [B, T, D], head [D, V], targets int [B, T], weights [B, T]. T is walked in chunks under
-    `jax.checkpoint`, so the backward pass recomputes each chunk's logits instead of storing them.
-    """
-    b, t, d = hidden.shape
-    chunk = min(chunk, t)
-    pad = -t % chunk
-    if pad:
-        hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-        targets = jnp.pad(targets, ((0, 0), (0, pad)))
-        weights = jnp.pad(weights, ((0, 0), (0, pad)))
-    n = (t + pad) // chunk
-    split = lambda x: jnp.moveaxis(x.reshape(b, n, chunk, *x.shape[2:]), 1, 0)
-
-    @jax.checkpoint
-    def one(h, y, w):
-        logits = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype)).astype(jnp.float32)
-        picked = jnp.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
-        return jnp.sum((jax.nn.logsumexp(logits, axis=-1) - picked) * w, axis=-1)
-
-    def body(total, xs):
-        return total + one(*xs), None
-
-    total, _ = jax.lax.scan(body, jnp.zeros((b,), jnp.float32),
-                            (split(hidden), split(targets), split(weights.astype(jnp.float32))))
-    return total
 
 
 def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask, loss_mask, *,
@@ -64,11 +34,11 @@ def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask,
     loss_mask[b, t] = 1 marks token t as a target (an assistant token); it is predicted from
     position t - 1. Rows without any target get loss 0.
     """
-    hidden, _ = forward(params, cfg, input_ids, attention_mask, taps=taps, norm_mode=norm_mode,
-                        compute_dtype=compute_dtype, remat=remat, return_hidden=True)
-    weights = (loss_mask * attention_mask)[:, 1:].astype(jnp.float32)
-    nll = chunked_token_nll(hidden[:, :-1], lm_head(params), input_ids[:, 1:], weights, chunk)
-    return nll / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
+    logp = token_logprobs(params, cfg, batch, chunk=chunk, taps=taps, norm_mode=norm_mode,
+                          compute_dtype=compute_dtype, remat=remat)
+    weights = target_weights(batch, "loss_mask")
+    return -jnp.sum(logp * weights, axis=-1) / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
 
 
 def _probe_step(params, input_ids, attention_mask, loss_mask, *, cfg, norm_mode, chunk,

@@ -16,7 +16,8 @@ import pytest
 
 from prism_jax.grpo import (clipped_surrogate, compute_advantages, discounted_returns,
                             group_normalize, low_var_kl, make_grad_fn, make_logprob_fn, pack_rows,
-                            tasks_for_iteration, token_logprobs, LossSettings)
+                            tasks_for_iteration, LossSettings)
+from prism_jax.logprobs import chunked_logprobs
 from prism_jax.models import ModelConfig, init_params
 from prism_jax.models.transformer import forward
 from prism_jax.rollout import Step
@@ -199,7 +200,8 @@ def test_token_logprobs_and_loss_match_a_full_forward(tiny):
     want_ent = -(np.exp(ref_logp) * ref_logp).sum(-1)[:, :-1]
     hidden, _ = forward(params, cfg, jnp.asarray(ids), jnp.asarray(batch["attention_mask"]),
                         return_hidden=True)
-    got, ent = token_logprobs(hidden[:, :-1], params["embed"].T, jnp.asarray(ids[:, 1:]), chunk=5)
+    got, ent = chunked_logprobs(hidden[:, :-1], params["embed"].T, jnp.asarray(ids[:, 1:]), chunk=5,
+                                entropy=True)
     np.testing.assert_allclose(got, want, atol=1e-5)
     np.testing.assert_allclose(ent, want_ent, atol=1e-5)
     np.testing.assert_allclose(make_logprob_fn(cfg, chunk=4)(params, batch)[:, 1:], want, atol=1e-5)
