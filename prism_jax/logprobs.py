@@ -74,5 +74,5 @@ def token_logprobs(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int 
 def target_weights(batch: dict, mask_key: str) -> jax.Array:
     """float32 [B, T]: 1 where token t is a scored target (batch[mask_key] and attention_mask), 0
     at t = 0 (nothing predicts the first token)."""
-    w = (batch[mask_key] * batch["attention_mask"]).astype(jnp.float32)
+    w = jnp.asarray(batch[mask_key] * batch["attention_mask"], jnp.float32)
     return w.at[:, 0].set(0.0)
