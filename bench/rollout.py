@@ -16,12 +16,7 @@ slicing / the rest, lm head, sampling), per decode step.
 from __future__ import annotations
 
 import argparse
-import collections
-import gzip
-import json
-import re
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +31,7 @@ from common import (NARROW, add_model_args, add_thread_arg, apply_threads, load_
 from prism_jax.models import load_pretrained  # noqa: E402
 from prism_jax.runtime import enable_compilation_cache  # noqa: E402
 from prism_jax.sampler import _generate, _stop_table, generate, left_pad  # noqa: E402
+from xprof import breakdown, op_times, print_breakdown  # noqa: E402
 
 
 def _category(op_name: str) -> str:
@@ -64,29 +60,10 @@ def profile(params, cfg, ids, mask, new: int, temperature: float, top_p: float) 
             jnp.float32(temperature), jnp.float32(top_p), jnp.asarray(_stop_table([])), jnp.int32(0))
     static = dict(max_new_tokens=new, greedy=temperature == 0.0,
                   nucleus=temperature > 0 and top_p < 1.0, compute_dtype=None)
-    hlo = _generate.lower(*args, **static).compile().as_text()
-    # instruction -> op_name, leaving out control flow (a while's time includes its body's ops)
-    names = {m.group(1): m.group(3) for m in
-             re.finditer(r"%([\w.\-]+) = \S+ ([\w\-]+)\(.*?op_name=\"([^\"]*)\"", hlo)
-             if m.group(2) not in ("while", "call", "conditional")}
-    run = lambda: jax.block_until_ready(_generate(*args, **static))
-    run()
-    with tempfile.TemporaryDirectory() as d:
-        jax.profiler.start_trace(d)
-        run()
-        jax.profiler.stop_trace()
-        trace = next(Path(d).rglob("*.trace.json.gz"))
-        events = json.load(gzip.open(trace))["traceEvents"]
-    spent = collections.Counter()
-    for e in events:
-        if e.get("ph") == "X" and e.get("name") in names:
-            spent[_category(names[e["name"]])] += e["dur"] / 1e3
-    total = sum(v for k, v in spent.items() if k != "prefill")
+    parts = breakdown(op_times(_generate, *args, **static), _category)
     print(f"profile of one generate call (XLA op time; {load_line()}):")
-    print(f"  prefill: {spent.pop('prefill', 0.0):.1f} ms in all")
-    for k, v in sorted(spent.items(), key=lambda kv: -kv[1]):
-        print(f"  {k:58s} {v / new:6.2f} ms/step  {100 * v / max(total, 1e-9):4.0f}%")
-    print(f"  {'decode step, all ops':58s} {total / new:6.2f} ms/step")
+    print(f"  prefill: {parts.pop('prefill', 0.0):.1f} ms in all")
+    print_breakdown("  decode, per step:", parts, per=new, unit="ms/step")
 
 
 def main(argv: list[str] | tuple[str, ...] = ()) -> float:

@@ -105,3 +105,23 @@ def test_auto_resolves_per_backend(monkeypatch):
         assert resolve_attention("einsum", dtype, head_dim, seq) == "einsum"
     with pytest.raises(ValueError, match="unknown attention implementation 'flash'"):
         resolve_attention("flash", jnp.float32, 8, 8)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_causal_blocks_equal_einsum(side):
+    """From 256 tokens on, causal xla attention runs query blocks against their key prefixes; 300
+    tokens make a last block shorter than the others."""
+    rng = np.random.default_rng(2)
+    b, t = 2, 300
+    q = jnp.asarray(rng.normal(size=(b, t, 4, 8)), jnp.float32)
+    k, v = (jnp.asarray(rng.normal(size=(b, t, 2, 8)), jnp.float32) for _ in range(2))
+    valid = np.ones((b, t), bool)
+    if side == "left":
+        valid[0, :77] = False
+    else:
+        valid[0, 223:] = False
+    mask = jnp.asarray(np.tril(np.ones((t, t), bool))[None] & valid[:, None, :])
+    want = np.asarray(attention(q, k, v, mask, "einsum"))
+    got = np.asarray(attention(q, k, v, mask, "xla", causal=True))
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got[valid], want[valid], atol=1e-5)
