@@ -150,9 +150,9 @@ def _loss(params, batch, n_tokens, *, cfg, clip, kl_coef, entropy_coef, chunk, c
           temperature=1.0):
     """Sum over the micro-batch's response tokens divided by the mini-batch's token count, so that
     accumulating micro-batch gradients gives the token-mean over the whole mini-batch."""
-    logp, entropy = token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
-                                   compute_dtype=compute_dtype, remat=remat, entropy=True)
     mask = target_weights(batch, "response_mask")
+    logp, entropy = token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
+                                   compute_dtype=compute_dtype, remat=remat, entropy=True, where=mask)
     per_token, was_clipped = clipped_surrogate(logp, batch["old_logprobs"],
                                                batch["advantages"][:, None], clip)
     total = jnp.sum(per_token * mask)
@@ -199,12 +199,13 @@ def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
 
 
 def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None, temperature: float = 1.0):
-    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t (0 at t = 0), p the
-    softmax of logits / temperature."""
+    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t for the response
+    tokens (batch["response_mask"]; 0 elsewhere), p the softmax of logits / temperature."""
 
     def fn(params, batch):
         return token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
-                              compute_dtype=compute_dtype)
+                              compute_dtype=compute_dtype,
+                              where=target_weights(batch, "response_mask"))
 
     return jax.jit(fn)
 

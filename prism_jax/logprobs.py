@@ -25,20 +25,38 @@ KEEP_BYTES = 128 * 2**20
 
 
 def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, chunk: int = 256,
-                     temperature: float = 1.0, entropy: bool = False):
+                     temperature: float = 1.0, entropy: bool = False, where: jax.Array | None = None,
+                     head_grad: bool = True):
     """log p(targets[b, t] | hidden[b, t]) under softmax(hidden @ head / temperature).
 
     hidden [B, T, D], head [D, V], targets int [B, T] -> float32 [B, T], and with `entropy` also
-    the entropy of each position's distribution, float32 [B, T]. Positions go `chunk` at a time
-    unless all [B, T, V] logits fit in KEEP_BYTES: then in one piece, nothing recomputed.
+    the entropy of each position's distribution, float32 [B, T].
+
+    where: bool-like [B, T], the positions that are needed (the loss's targets); the others
+    come out 0 and most are never computed: the needed positions are gathered to the front of
+    the flattened batch and only the chunks holding some are scored (an agent trajectory's
+    targets are its assistant tokens, a fraction of it).
+
+    head_grad=False: the caller never differentiates with respect to `head` (its gradient
+    comes out 0), which saves a pass over the vocabulary in the backward pass.
+
+    Positions go B x `chunk` at a time (at most 512 with `where`), each chunk's logits
+    recomputed in the backward pass, unless `where` is None and all [B, T, V] logits fit in
+    KEEP_BYTES: then in one piece, nothing recomputed.
     """
-    b, t, _ = hidden.shape
-    if b * t * head.shape[1] * 4 <= KEEP_BYTES:
-        chunk = t
-    chunk = min(chunk, t)
+    b, t, d = hidden.shape
+    if not head_grad and entropy:
+        raise ValueError("head_grad=False serves log-probs only, not entropies")
+    saved = "none" if head_grad else "dh"
     with jax.named_scope("logprobs"):
-        if chunk == t:
-            logp, ent = _score(hidden, head, targets, temperature, entropy, True)
+        if where is not None:
+            out = _gathered(hidden.reshape(b * t, d), head, targets.reshape(b * t),
+                            where.reshape(b * t) > 0, min(b * chunk, 512), temperature, entropy,
+                            saved)
+            logp, ent = (x.reshape(b, t) for x in out)
+        elif b * t * head.shape[1] * 4 <= KEEP_BYTES or chunk >= t:
+            logp, ent = _score(hidden, head, targets, temperature, entropy,
+                               "logits" if head_grad else "dh")
         else:
             pad = -t % chunk
             n = (t + pad) // chunk
@@ -47,16 +65,42 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
                     b, n, chunk, *x.shape[2:]), 1, 0)
             merge = lambda x: jnp.moveaxis(x, 0, 1).reshape(b, n * chunk)[:, :t]
             logp, ent = jax.lax.map(
-                lambda xs: _score(xs[0], head, xs[1], temperature, entropy, False),
+                lambda xs: _score(xs[0], head, xs[1], temperature, entropy, saved),
                 (split(hidden), split(targets)))
             logp, ent = merge(logp), merge(ent)
     return (logp, ent) if entropy else logp
 
 
+def _gathered(h, head, y, need, size, temperature, entropy, saved):
+    """Scores of the needed positions of flat h [N, D], y [N] -> (logp, ent) [N], 0 elsewhere."""
+    n = h.shape[0]
+    order = jnp.argsort(~need, stable=True)             # needed positions first
+    count = jnp.sum(need)
+    pad = -n % size
+    split = lambda x: jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape(
+        -1, 1, size, *x.shape[1:])                        # chunks of [1, size, ...]
+    zeros = jnp.zeros((1, size), jnp.float32)
+
+    def one(xs):
+        i, hc, yc = xs
+        return jax.lax.cond(i * size < count,
+                            lambda: _score(hc, head, yc, temperature, entropy, saved),
+                            lambda: (zeros, zeros))
+
+    chunks = split(jnp.take(h, order, axis=0)), split(jnp.take(jnp.asarray(y), order, axis=0))
+    logp, ent = jax.lax.map(one, (jnp.arange(chunks[0].shape[0]), *chunks))
+    back = jnp.argsort(order)                             # the inverse permutation
+    unsort = lambda x: jnp.where(need, x.reshape(-1)[:n][back], 0.0)
+    return unsort(logp), unsort(ent)
+
+
 # One chunk's scores with a hand-written backward: d logits = g * (onehot - softmax) as one fused
 # pass (autodiff of take_along_axis scatters into a zero [B, C, V] buffer instead), the products in
-# the orientation XLA:CPU's matmul library takes directly, and the chunk's logits recomputed
-# (keep=False, what jax.checkpoint would do) or kept when the whole sequence is one chunk.
+# the orientation XLA:CPU's matmul library takes directly. `saved` says what the forward pass
+# keeps for the backward: "none" (the chunk's logits are recomputed, what jax.checkpoint would
+# do), "logits", or "dh": when no head gradient is wanted (the probe), d logp / d h =
+# (head[:, y] - softmax @ head^T) / temperature is formed in the forward pass, one [C, D] array
+# and no second pass over the vocabulary.
 def _logits(h, head, temperature):
     z = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype), preferred_element_type=jnp.float32)
     return z if temperature == 1.0 else z / temperature
@@ -70,22 +114,28 @@ def _stats(z, y, entropy):
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
-def _score(h, head, y, temperature, entropy, keep):
+def _score(h, head, y, temperature, entropy, saved):
     logp, ent, _ = _stats(_logits(h, head, temperature), y, entropy)
     return logp, ent
 
 
-def _score_fwd(h, head, y, temperature, entropy, keep):
+def _score_fwd(h, head, y, temperature, entropy, saved):
     z = _logits(h, head, temperature)
     logp, ent, lse = _stats(z, y, entropy)
-    return (logp, ent), (h, head, y, lse, ent, z if keep else None)
+    if saved == "dh":
+        w = head.astype(h.dtype)
+        p = jnp.exp(z - lse[..., None]).astype(h.dtype)
+        dh = (jnp.take(w.T, y, axis=0) - jnp.einsum("bcv,dv->bcd", p, w)) / temperature
+        return (logp, ent), (h, head, y, lse, ent, dh.astype(h.dtype))
+    return (logp, ent), (h, head, y, lse, ent, z if saved == "logits" else None)
 
 
-def _score_bwd(temperature, entropy, keep, res, cts):
-    h, head, y, lse, ent, z = res
+def _score_bwd(temperature, entropy, saved, res, cts):
+    h, head, y, lse, ent, kept = res
     g_logp, g_ent = cts
-    if z is None:
-        z = _logits(h, head, temperature)
+    if saved == "dh":
+        return (g_logp[..., None] * kept).astype(h.dtype), None, None
+    z = kept if saved == "logits" else _logits(h, head, temperature)
     p = jnp.exp(z - lse[..., None])
     onehot = jax.lax.broadcasted_iota(jnp.int32, z.shape, 2) == y[..., None]
     dz = g_logp[..., None] * (onehot - p)
@@ -104,20 +154,25 @@ _score.defvjp(_score_fwd, _score_bwd)
 
 def token_logprobs(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int = 256,
                    temperature: float = 1.0, taps: jax.Array | None = None, norm_mode: str = "auto",
-                   compute_dtype=None, remat: str = "none", entropy: bool = False):
+                   compute_dtype=None, remat: str = "none", entropy: bool = False,
+                   where: jax.Array | None = None, head_grad: bool = True):
     """Per-token log-probs of a batch: logp[b, t] = log p(ids[b, t] | ids[b, :t]) -> float32 [B, T].
 
     batch: "input_ids", "attention_mask" int [B, T] (right or left padding). Entry t = 0 (no
     context) is 0. p is softmax(logits / temperature), the distribution GRPO samples from.
     taps / norm_mode / remat / compute_dtype go to `forward` (the probe passes its taps). With
     `entropy`, returns (logp, entropy), both [B, T], the entropy of the distribution at t - 1 that
-    predicts token t (0 at t = 0).
+    predicts token t (0 at t = 0). where [B, T]: only these tokens are scored (the others get 0
+    and cost nothing; see `chunked_logprobs`). head_grad=False: no gradient reaches the lm head
+    (the probe), which saves backward work.
     """
     ids = batch["input_ids"]
     hidden, _ = forward(params, cfg, ids, batch["attention_mask"], taps=taps, norm_mode=norm_mode,
                         compute_dtype=compute_dtype, remat=remat, return_hidden=True)
+    need = None if where is None else where[:, 1:]
     out = chunked_logprobs(hidden[:, :-1], lm_head(params), ids[:, 1:], chunk=chunk,
-                           temperature=temperature, entropy=entropy)
+                           temperature=temperature, entropy=entropy, where=need,
+                           head_grad=head_grad)
     return jax.tree.map(lambda x: jnp.pad(x, ((0, 0), (1, 0))), out)
 
 

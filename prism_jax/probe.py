@@ -35,9 +35,9 @@ def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask,
     position t - 1. Rows without any target get loss 0.
     """
     batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
-    logp = token_logprobs(params, cfg, batch, chunk=chunk, taps=taps, norm_mode=norm_mode,
-                          compute_dtype=compute_dtype, remat=remat)
     weights = target_weights(batch, "loss_mask")
+    logp = token_logprobs(params, cfg, batch, chunk=chunk, taps=taps, norm_mode=norm_mode,
+                          compute_dtype=compute_dtype, remat=remat, where=weights, head_grad=False)
     return -jnp.sum(logp * weights, axis=-1) / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
 
 
@@ -55,20 +55,36 @@ def _probe_step(params, input_ids, attention_mask, loss_mask, *, cfg, norm_mode,
     return jnp.sqrt(jnp.maximum(sq, 0.0)).transpose(2, 0, 1).reshape(b, -1)
 
 
+# Below this many bytes of saved activations the probe step keeps them (no second forward).
+REMAT_BYTES = 2 * 2**30
+
+
+def choose_remat(cfg: ModelConfig, batch: int, seq_len: int, dtype=jnp.float32) -> str:
+    """"none" when a probe step's saved activations (about 6 d + 3 f numbers per token and layer,
+    plus the attention probabilities) stay under REMAT_BYTES, else "full"."""
+    per_token = 6 * cfg.hidden_size + 3 * cfg.intermediate_size + cfg.num_heads * seq_len
+    size = batch * seq_len * cfg.num_layers * per_token * jnp.dtype(dtype).itemsize
+    return "none" if size <= REMAT_BYTES else "full"
+
+
 def make_probe_step(cfg: ModelConfig, *, mesh: Mesh | None = None, params=None,
                     norm_mode: str = "auto", chunk: int = 256, compute_dtype=None,
-                    remat: str = "full"):
+                    remat: str = "auto"):
     """The jitted probe step `(params, input_ids, attention_mask, loss_mask) -> float32 [B, 7L]`.
 
     With a mesh, the batch is split over its data x fsdp axes and the parameters keep the shardings
     of `prism_jax.sharding.RULES` (pass `params` so their shapes give the shardings).
 
-    remat="full" is the default because a scanned tapped matmul must otherwise keep its weight as a
-    per-layer residual, i.e. a stacked copy of every probed matrix; rematerialising the layer costs
-    one extra forward and leaves only the per-layer activations plus one layer's temporaries.
+    remat: "auto" picks per batch shape (`choose_remat`, at trace time): a small model keeps
+    its activations; a large one rematerialises each layer ("full"), one extra forward that
+    leaves only the per-layer inputs plus one layer's temporaries.
     """
-    fn = partial(_probe_step, cfg=cfg, norm_mode=norm_mode, chunk=chunk,
-                 compute_dtype=compute_dtype, remat=remat)
+    def fn(params, input_ids, attention_mask, loss_mask):
+        b, t = input_ids.shape
+        r = remat if remat != "auto" else choose_remat(cfg, b, t, compute_dtype or params["embed"].dtype)
+        return _probe_step(params, input_ids, attention_mask, loss_mask, cfg=cfg, norm_mode=norm_mode,
+                           chunk=chunk, compute_dtype=compute_dtype, remat=r)
+
     if mesh is None:
         return jax.jit(fn)
     data = batch_sharding(mesh, 2)

@@ -148,8 +148,9 @@ def token_nll_sum(params: Params, cfg: ModelConfig, input_ids, attention_mask, l
     (predicted from position t - 1).
     """
     batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
-    logp = token_logprobs(params, cfg, batch, chunk=chunk, compute_dtype=compute_dtype, remat=remat)
     weights = target_weights(batch, "loss_mask")
+    logp = token_logprobs(params, cfg, batch, chunk=chunk, compute_dtype=compute_dtype, remat=remat,
+                          where=weights)
     return -jnp.sum(logp * weights), jnp.sum(weights)
 
 

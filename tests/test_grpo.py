@@ -204,7 +204,9 @@ def test_token_logprobs_and_loss_match_a_full_forward(tiny):
                                 entropy=True)
     np.testing.assert_allclose(got, want, atol=1e-5)
     np.testing.assert_allclose(ent, want_ent, atol=1e-5)
-    np.testing.assert_allclose(make_logprob_fn(cfg, chunk=4)(params, batch)[:, 1:], want, atol=1e-5)
+    response = batch["response_mask"][:, 1:]     # the log-prob function scores responses only
+    np.testing.assert_allclose(make_logprob_fn(cfg, chunk=4)(params, batch)[:, 1:], want * response,
+                               atol=1e-5)
 
     # the loss's gradient equals the numpy objective's finite-difference slope along a direction
     mask = batch["response_mask"][:, 1:].astype(np.float64)
@@ -244,7 +246,7 @@ def test_tempered_policy_logprobs_and_behaviour_recompute(tiny):
     ids = batch["input_ids"]
     want = np.take_along_axis(ref[:, :-1], ids[:, 1:, None], -1)[..., 0]
     got = make_logprob_fn(cfg, chunk=4, temperature=0.5)(params, batch)[:, 1:]
-    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got, want * batch["response_mask"][:, 1:], atol=1e-5)
 
     # The steps' recorded log-probs (~N(-4, 0.3)) are not the policy's: at temperature 1 the
     # update takes them as the behaviour policy (ratios far from 1, clipped); at 0.5 they are

@@ -86,3 +86,40 @@ def test_hand_written_backward_equals_autodiff_of_log_softmax(chunk):
     np.testing.assert_allclose(float(ours(h, head)), float(reference(h, head)), rtol=1e-5)
     for g, want in zip(jax.grad(ours, (0, 1))(h, head), jax.grad(reference, (0, 1))(h, head)):
         np.testing.assert_allclose(np.asarray(g), np.asarray(want), rtol=1e-4, atol=1e-5)
+
+
+def test_only_the_needed_positions_are_scored(tiny):
+    """With `where`, the needed positions equal the full scores, the rest are 0, and the gradient
+    of a loss over them is unchanged (chunk 2 over 3 x 22 positions: most chunks are skipped)."""
+    cfg, params, batch = tiny
+    rng = np.random.default_rng(4)
+    where = jnp.asarray((rng.random((3, 23)) < 0.2) * batch["attention_mask"], jnp.float32)
+    where = where.at[2].set(0.0).at[:, 0].set(0.0)          # a row without targets
+    full = token_logprobs(params, cfg, batch, chunk=2)
+    some = token_logprobs(params, cfg, batch, chunk=2, where=where)
+    np.testing.assert_allclose(np.asarray(some), np.asarray(full * where), atol=1e-6)
+
+    def grad(**kw):
+        return jax.jit(jax.grad(lambda p: jnp.sum(token_logprobs(p, cfg, batch, chunk=2, **kw)
+                                                  * where)))(params)
+
+    for a, b in zip(jax.tree.leaves(grad(where=where)), jax.tree.leaves(grad())):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [5, 64])
+def test_without_a_head_gradient_the_hidden_gradient_is_unchanged(chunk):
+    from prism_jax.logprobs import chunked_logprobs
+
+    rng = np.random.default_rng(5)
+    h = jnp.asarray(rng.normal(size=(2, 11, 8)), jnp.float32)
+    head = jnp.asarray(rng.normal(size=(8, 29)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 29, (2, 11)), jnp.int32)
+    a = jnp.asarray(rng.normal(size=(2, 11)), jnp.float32)
+    where = jnp.asarray(rng.random((2, 11)) < 0.5)
+    for kw in ({}, {"where": where}):
+        loss = lambda h, grad: jnp.sum(chunked_logprobs(h, head, y, chunk=chunk, temperature=0.8,
+                                                        head_grad=grad, **kw) * a)
+        np.testing.assert_allclose(float(loss(h, False)), float(loss(h, True)), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(jax.grad(loss)(h, False)),
+                                   np.asarray(jax.grad(loss)(h, True)), rtol=1e-4, atol=1e-6)
