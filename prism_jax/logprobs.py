@@ -51,7 +51,7 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     with jax.named_scope("logprobs"):
         if where is not None:
             out = _gathered(hidden.reshape(b * t, d), head, targets.reshape(b * t),
-                            where.reshape(b * t) > 0, min(b * chunk, 512), temperature, entropy,
+                            where.reshape(b * t) > 0, min(b * chunk, 512, b * t), temperature, entropy,
                             saved)
             logp, ent = (x.reshape(b, t) for x in out)
         elif b * t * head.shape[1] * 4 <= KEEP_BYTES or chunk >= t:
