@@ -43,6 +43,17 @@ HARDWARE = {h.name: h for h in [
     Hardware("tpu-v6e", 918e12, 1.64e12, 32),
 ]}
 
+def hardware_for(device_kind: str) -> Hardware | None:
+    """The table entry of a JAX device_kind ("NVIDIA H200", "TPU v5 lite", ...), None if unknown."""
+    kind = device_kind.lower()
+    for key, name in (("a100", "a100-80gb"), ("h100", "h100"), ("h200", "h200"),
+                      ("v5 lite", "tpu-v5e"), ("v5e", "tpu-v5e"), ("v5p", "tpu-v5p"),
+                      ("v6", "tpu-v6e")):
+        if key in kind:
+            return HARDWARE[name]
+    return None
+
+
 # The paper's Table 3 (PRISM Gini, 8 x A100-80GB), seconds.
 TABLE3 = {"alfworld": {"probe": 2 * 60 + 16, "sft": 7 * 60, "grpo": 11 * 3600 + 6 * 60},
           "webshop": {"probe": 60 + 48, "sft": 8 * 60, "grpo": 3 * 3600 + 10 * 60}}

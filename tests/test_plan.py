@@ -87,3 +87,11 @@ def test_prism_plan_prints_every_stage_beside_table3(capsys):
         assert any(row.startswith(line) for row in out.splitlines()), out
     assert "2m 16s" in out and "11h 06m" in out and "MFU 50%" in out
     assert main(["--hardware", "gpu-9000"]) == 2
+
+
+def test_device_kinds_map_to_the_hardware_table():
+    for kind, name in [("NVIDIA A100-SXM4-80GB", "a100-80gb"), ("NVIDIA H100 80GB HBM3", "h100"),
+                       ("NVIDIA H200", "h200"), ("TPU v5 lite", "tpu-v5e"), ("TPU v5p", "tpu-v5p"),
+                       ("TPU v6 lite", "tpu-v6e")]:
+        assert P.hardware_for(kind).name == name
+    assert P.hardware_for("cpu") is None
