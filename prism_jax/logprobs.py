@@ -79,13 +79,10 @@ def _gathered(h, head, y, need, size, temperature, entropy, saved):
     pad = -n % size
     split = lambda x: jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape(
         -1, 1, size, *x.shape[1:])                        # chunks of [1, size, ...]
-    zeros = jnp.zeros((1, size), jnp.float32)
 
     def one(xs):
         i, hc, yc = xs
-        return jax.lax.cond(i * size < count,
-                            lambda: _score(hc, head, yc, temperature, entropy, saved),
-                            lambda: (zeros, zeros))
+        return _score(hc, head, yc, temperature, entropy, saved, i * size < count)
 
     chunks = split(jnp.take(h, order, axis=0)), split(jnp.take(jnp.asarray(y), order, axis=0))
     logp, ent = jax.lax.map(one, (jnp.arange(chunks[0].shape[0]), *chunks))
@@ -114,39 +111,56 @@ def _stats(z, y, entropy):
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
-def _score(h, head, y, temperature, entropy, saved):
-    logp, ent, _ = _stats(_logits(h, head, temperature), y, entropy)
-    return logp, ent
+def _score(h, head, y, temperature, entropy, saved, active=True):
+    return _score_fwd(h, head, y, temperature, entropy, saved, active)[0]
 
 
-def _score_fwd(h, head, y, temperature, entropy, saved):
-    z = _logits(h, head, temperature)
-    logp, ent, lse = _stats(z, y, entropy)
-    if saved == "dh":
-        w = head.astype(h.dtype)
-        p = jnp.exp(z - lse[..., None]).astype(h.dtype)
-        dh = (jnp.take(w.T, y, axis=0) - jnp.einsum("bcv,dv->bcd", p, w)) / temperature
-        return (logp, ent), (h, head, y, lse, ent, dh.astype(h.dtype))
-    return (logp, ent), (h, head, y, lse, ent, z if saved == "logits" else None)
+# `active` (a traced bool) skips a chunk: its scores and gradients are 0 and nothing is computed.
+# The skip lives inside the forward and backward rules, not around _score: a lax.cond around it
+# would turn the residuals into cond outputs, and lax.map would then stack a copy of the lm head
+# per chunk instead of seeing it is the same array throughout.
+def _score_fwd(h, head, y, temperature, entropy, saved, active):
+    def run():
+        z = _logits(h, head, temperature)
+        logp, ent, lse = _stats(z, y, entropy)
+        if saved == "dh":
+            w = head.astype(h.dtype)
+            p = jnp.exp(z - lse[..., None]).astype(h.dtype)
+            kept = ((jnp.take(w.T, y, axis=0) - jnp.einsum("bcv,dv->bcd", p, w)) / temperature
+                    ).astype(h.dtype)
+        else:
+            kept = z if saved == "logits" else None
+        return (logp, ent), (lse, ent, kept)
+
+    out_shapes = jax.eval_shape(run)
+    skip = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shapes)
+    out, (lse, ent, kept) = run() if active is True else jax.lax.cond(active, run, skip)
+    return out, (h, head, y, lse, ent, kept, active)
 
 
 def _score_bwd(temperature, entropy, saved, res, cts):
-    h, head, y, lse, ent, kept = res
+    h, head, y, lse, ent, kept, active = res
     g_logp, g_ent = cts
-    if saved == "dh":
-        return (g_logp[..., None] * kept).astype(h.dtype), None, None
-    z = kept if saved == "logits" else _logits(h, head, temperature)
-    p = jnp.exp(z - lse[..., None])
-    onehot = jax.lax.broadcasted_iota(jnp.int32, z.shape, 2) == y[..., None]
-    dz = g_logp[..., None] * (onehot - p)
-    if entropy:   # dH/dz_j = -p_j (log p_j + H)
-        dz = dz - g_ent[..., None] * p * (z - lse[..., None] + ent[..., None])
-    if temperature != 1.0:
-        dz = dz / temperature
-    dz = dz.astype(h.dtype)
-    dh = jnp.einsum("bcv,dv->bcd", dz, head.astype(h.dtype))
-    dhead = jnp.einsum("bcd,bcv->dv", h, dz, preferred_element_type=jnp.float32).astype(head.dtype)
-    return dh, dhead, None
+
+    def run():
+        if saved == "dh":
+            return (g_logp[..., None] * kept).astype(h.dtype), jnp.zeros_like(head)
+        z = kept if saved == "logits" else _logits(h, head, temperature)
+        p = jnp.exp(z - lse[..., None])
+        onehot = jax.lax.broadcasted_iota(jnp.int32, z.shape, 2) == y[..., None]
+        dz = g_logp[..., None] * (onehot - p)
+        if entropy:   # dH/dz_j = -p_j (log p_j + H)
+            dz = dz - g_ent[..., None] * p * (z - lse[..., None] + ent[..., None])
+        if temperature != 1.0:
+            dz = dz / temperature
+        dz = dz.astype(h.dtype)
+        dh = jnp.einsum("bcv,dv->bcd", dz, head.astype(h.dtype))
+        dhead = jnp.einsum("bcd,bcv->dv", h, dz, preferred_element_type=jnp.float32)
+        return dh, dhead.astype(head.dtype)
+
+    skip = lambda: (jnp.zeros_like(h), jnp.zeros_like(head))
+    dh, dhead = run() if active is True else jax.lax.cond(active, run, skip)
+    return dh, None if saved == "dh" else dhead, None, None
 
 
 _score.defvjp(_score_fwd, _score_bwd)
