@@ -29,7 +29,8 @@ def op_times(jitted, *args, **static) -> dict[str, float]:
              re.finditer(r"%([\w.\-]+) = \S+ ([\w\-]+)\(.*?op_name=\"([^\"]*)\"", hlo)
              if m.group(2) not in ("while", "call", "conditional")}
     # fresh copies per call: the step may donate its arguments
-    fresh = lambda: jax.block_until_ready(jax.tree.map(jnp.copy, args))
+    fresh = lambda: jax.block_until_ready(jax.tree.map(
+        lambda x: jnp.copy(x) if isinstance(x, jax.Array) else x, args))
     jax.block_until_ready(jitted(*fresh(), **static))
     again = fresh()
     with tempfile.TemporaryDirectory() as d:

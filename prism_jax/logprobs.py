@@ -33,14 +33,14 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     the entropy of each position's distribution, float32 [B, T].
 
     where: bool-like [B, T], the positions that are needed (the loss's targets); the others
-    come out 0 and most are never computed: the needed positions are gathered to the front of
-    the flattened batch and only the chunks holding some are scored (an agent trajectory's
-    targets are its assistant tokens, a fraction of it).
+    come out 0 and most are never computed: each row's needed positions are gathered to its
+    front and only the chunks holding some are scored (an agent trajectory's targets are its
+    assistant tokens, a fraction of it).
 
     head_grad=False: the caller never differentiates with respect to `head` (its gradient
     comes out 0), which saves a pass over the vocabulary in the backward pass.
 
-    Positions go B x `chunk` at a time (at most 512 with `where`), each chunk's logits
+    Positions go B x `chunk` at a time, each chunk's logits
     recomputed in the backward pass, unless `where` is None and all [B, T, V] logits fit in
     KEEP_BYTES: then in one piece, nothing recomputed.
     """
@@ -50,10 +50,8 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     saved = "none" if head_grad else "dh"
     with jax.named_scope("logprobs"):
         if where is not None:
-            out = _gathered(hidden.reshape(b * t, d), head, targets.reshape(b * t),
-                            where.reshape(b * t) > 0, min(b * chunk, 512, b * t), temperature, entropy,
-                            saved)
-            logp, ent = (x.reshape(b, t) for x in out)
+            logp, ent = _gathered(hidden, head, targets, where > 0, min(chunk, t), temperature,
+                                  entropy, saved)
         elif b * t * head.shape[1] * 4 <= KEEP_BYTES or chunk >= t:
             logp, ent = _score(hidden, head, targets, temperature, entropy,
                                "logits" if head_grad else "dh")
@@ -71,23 +69,31 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     return (logp, ent) if entropy else logp
 
 
-def _gathered(h, head, y, need, size, temperature, entropy, saved):
-    """Scores of the needed positions of flat h [N, D], y [N] -> (logp, ent) [N], 0 elsewhere."""
-    n = h.shape[0]
-    order = jnp.argsort(~need, stable=True)             # needed positions first
-    count = jnp.sum(need)
-    pad = -n % size
-    split = lambda x: jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape(
-        -1, 1, size, *x.shape[1:])                        # chunks of [1, size, ...]
+def _gathered(h, head, y, need, chunk, temperature, entropy, saved):
+    """Scores of the needed positions of h [B, T, D], y [B, T] -> (logp, ent) [B, T], 0 elsewhere.
+
+    Each row's needed positions are moved to its front (a per-row permutation, so a batch split
+    over devices stays split), then chunks of `chunk` positions of all rows are scored while some
+    row still has needed positions there.
+    """
+    b, t, _ = h.shape
+    order = jnp.argsort(~need, axis=1, stable=True)       # each row's needed positions first
+    count = jnp.max(jnp.sum(need, axis=1))
+    pad = -t % chunk
+    split = lambda x: jnp.moveaxis(jnp.pad(x, ((0, 0), (0, pad)) + ((0, 0),) * (x.ndim - 2)).reshape(
+        b, -1, chunk, *x.shape[2:]), 1, 0)               # [n, B, chunk, ...]
+    h = jnp.take_along_axis(h, order[..., None], axis=1)
+    y = jnp.take_along_axis(jnp.asarray(y), order, axis=1)
 
     def one(xs):
         i, hc, yc = xs
-        return _score(hc, head, yc, temperature, entropy, saved, i * size < count)
+        return _score(hc, head, yc, temperature, entropy, saved, i * chunk < count)
 
-    chunks = split(jnp.take(h, order, axis=0)), split(jnp.take(jnp.asarray(y), order, axis=0))
-    logp, ent = jax.lax.map(one, (jnp.arange(chunks[0].shape[0]), *chunks))
-    back = jnp.argsort(order)                             # the inverse permutation
-    unsort = lambda x: jnp.where(need, x.reshape(-1)[:n][back], 0.0)
+    hs, ys = split(h), split(y)
+    logp, ent = jax.lax.map(one, (jnp.arange(hs.shape[0]), hs, ys))
+    back = jnp.argsort(order, axis=1)                      # the inverse permutations
+    unsort = lambda x: jnp.where(need, jnp.take_along_axis(
+        jnp.moveaxis(x, 0, 1).reshape(b, -1)[:, :t], back, axis=1), 0.0)
     return unsort(logp), unsort(ent)
 
 

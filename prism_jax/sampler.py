@@ -8,7 +8,8 @@ Where a decode step's time goes (bench/rollout.py --profile) decided the layout:
 once without a cache and only its last position goes through the lm head; a step makes one pass
 over the vocabulary (max, exp, sum) that serves both the recorded log-prob and sampling, which
 draws one uniform number per row and inverts the CDF block by block (no sort, no Gumbel noise
-over the vocabulary); top-p < 1 sorts only a top-k pre-selection unless the nucleus is wider.
+over the vocabulary); top-p < 1 sorts only a top-k pre-selection, and a wider nucleus is found
+by bisection over probability values instead of sorting the vocabulary.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from prism_jax.models.config import ModelConfig
 from prism_jax.models.transformer import Params, forward, lm_head, prefill, unstack_layers
 
 # top-p pre-selection: the nucleus is searched among the TOP_K most likely tokens and the whole
-# vocabulary is sorted only in the steps where those do not reach top_p.
+# vocabulary only in the steps where those do not reach top_p.
 TOP_K = 256
 # The vocabulary is cut into blocks of this many tokens for the two-level inverse CDF.
 CDF_BLOCK = 256
@@ -125,24 +126,46 @@ def _nucleus(probs_sorted: jax.Array, top_p, u: jax.Array) -> jax.Array:
     return _first_above(cdf, u * cdf[:, -1], mass)
 
 
+def _nucleus_threshold(p: jax.Array, top_p) -> jax.Array:
+    """Per row, the smallest probability the nucleus keeps -> float32 [B], for p [B, V] summing
+    to 1: token i is kept iff the mass of the tokens more likely than it is < top_p.
+
+    The mass above x falls as x rises, so the boundary is found by bisection over the bit
+    patterns of non-negative float32 values (ordered like the values): 32 passes over the
+    vocabulary, exact, instead of sorting it.
+    """
+    as_float = lambda bits: jax.lax.bitcast_convert_type(bits, jnp.float32)
+
+    def halve(_, bounds):
+        lo, hi = bounds                                      # above(lo) >= top_p > above(hi)
+        mid = lo + (hi - lo) // 2
+        above = jnp.sum(jnp.where(p > as_float(mid)[:, None], p, 0.0), axis=-1)
+        inside = above < top_p
+        return jnp.where(inside, lo, mid), jnp.where(inside, mid, hi)
+
+    top = jax.lax.bitcast_convert_type(jnp.max(p, axis=-1), jnp.int32)
+    _, hi = jax.lax.fori_loop(0, 32, halve, (jnp.zeros_like(top), top))
+    return as_float(hi)
+
+
 def _top_p_token(e: jax.Array, total: jax.Array, top_p, u: jax.Array) -> jax.Array:
     """Nucleus sampling from unnormalised probabilities e [B, V] (sum `total` [B]) -> int32 [B].
 
     The nucleus is found among the top TOP_K entries; only when some row's top TOP_K hold less
-    than top_p of its mass is the whole vocabulary sorted (lax.cond), so the result is exact."""
+    than top_p of its mass is the whole vocabulary searched (`_nucleus_threshold`, lax.cond), so
+    the result is exact."""
     k = min(TOP_K, e.shape[1])
     top, idx = jax.lax.top_k(e / total[:, None], k)
 
     def from_top(_):
         return jnp.take_along_axis(idx, _nucleus(top, top_p, u)[:, None], axis=1)[:, 0]
 
-    def full_sort(_):
-        order = jnp.argsort(-e, axis=-1)
-        sorted_probs = jnp.take_along_axis(e, order, axis=-1) / total[:, None]
-        return jnp.take_along_axis(order, _nucleus(sorted_probs, top_p, u)[:, None], axis=1)[:, 0]
+    def whole(_):
+        p = e / total[:, None]
+        return inverse_cdf(jnp.where(p >= _nucleus_threshold(p, top_p)[:, None], p, 0.0), u)
 
     wide = jnp.any(jnp.sum(top, axis=-1) < top_p)
-    return jax.lax.cond(wide, full_sort, from_top, None).astype(jnp.int32)
+    return jax.lax.cond(wide, whole, from_top, None).astype(jnp.int32)
 
 
 def pick_token(logits: jax.Array, key: jax.Array, temperature, top_p, *, greedy: bool,
@@ -154,17 +177,18 @@ def pick_token(logits: jax.Array, key: jax.Array, temperature, top_p, *, greedy:
     under softmax(logits / temperature) (not renormalised to the nucleus), the distribution
     GRPO's ratio uses.
     """
-    scaled = logits if greedy else logits / temperature
-    top = jnp.max(scaled, axis=-1, keepdims=True)
-    e = jnp.exp(scaled - top)
+    # (logits - max) / temperature inside the exp: one pass over the vocabulary, no scaled copy
+    inv = 1.0 if greedy else 1.0 / temperature
+    top = jnp.max(logits, axis=-1, keepdims=True)
+    e = jnp.exp((logits - top) * inv)
     total = jnp.sum(e, axis=-1)
     if greedy:
         tok = jnp.argmax(logits, axis=-1).astype(jnp.int32)
     else:
         u = jax.random.uniform(key, (logits.shape[0],), jnp.float32)
         tok = _top_p_token(e, total, top_p, u) if nucleus else inverse_cdf(e, u)
-    picked = jnp.take_along_axis(scaled, tok[:, None], axis=-1)[:, 0]
-    return tok, picked - top[:, 0] - jnp.log(total)
+    picked = jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0]
+    return tok, (picked - top[:, 0]) * inv - jnp.log(total)
 
 
 # ------------------------------------------------------------------------------ the loop

@@ -1,5 +1,5 @@
 """The sampler: greedy tokens and log-probs equal transformers' generate; draws follow the
-distribution (inverse CDF, nucleus with and without the full-sort fallback); recorded log-probs are
+distribution (inverse CDF, nucleus from the top-k or the whole vocabulary); recorded log-probs are
 those of softmax(logits / temperature)."""
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def _nucleus_probs(p, top_p):
 
 @pytest.mark.parametrize("wide", [False, True])
 def test_top_p_draws_follow_the_nucleus(wide):
-    # wide: a flat distribution whose top-k pre-selection holds less than top_p, so the whole
-    # vocabulary is sorted; narrow: a peaked one, answered from the top-k alone
+    # wide: a flat distribution whose top-k pre-selection holds less than top_p, so the nucleus
+    # is searched over the whole vocabulary; narrow: a peaked one, answered from the top-k alone
     rng = np.random.default_rng(1)
     v = 4 * TOP_K
     logits = rng.normal(0, 0.3 if wide else 3.0, v).astype(np.float32)
