@@ -45,7 +45,7 @@ def _category(op_name: str) -> str:
         return "decode: lm head matmul"
     if "/attention/" in op_name:
         return "decode layers: attention over the cache"
-    if "btd,de->bte" in op_name:
+    if "...d,de->...e" in op_name or "btd,de->bte" in op_name:
         return "decode layers: projection matmuls"
     if "dynamic_slice" in op_name or "dynamic_update_slice" in op_name:
         return "decode layers: layer slices of weights / cache writes"

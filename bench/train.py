@@ -36,7 +36,7 @@ def _category(op_name: str) -> str:
         return f"lm head + log-softmax ({side})"
     if "/attention/" in op_name:
         return f"attention ({side})"
-    if "btd,de->bte" in op_name or "...d,de->...e" in op_name or "...e,de->...d" in op_name or "...d,...e->de" in op_name:
+    if any(s in op_name for s in ("...d,de->...e", "...e,de->...d", "...d,...e->de")):
         return f"projection matmuls ({side})"
     if "dynamic_slice" in op_name or "dynamic_update_slice" in op_name:
         return "layer slices and stacking"
