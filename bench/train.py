@@ -18,10 +18,29 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common import make_checkpoint, timeit  # noqa: E402
+from common import (add_model_args, add_thread_arg, apply_threads, load_line,  # noqa: E402
+                    make_checkpoint, model_config, report, timeit)
 from prism_jax.models import load_pretrained  # noqa: E402
 from prism_jax.runtime import enable_compilation_cache  # noqa: E402
 from prism_jax.sft import SFTConfig, make_optimizer, make_train_step  # noqa: E402
+from xprof import breakdown, op_times, print_breakdown  # noqa: E402
+
+
+def _category(op_name: str) -> str:
+    """Coarse bucket of an SFT-step op from its op_name."""
+    backward = "transpose(" in op_name
+    side = "backward" if backward else "forward"
+    if "/while/" not in op_name:
+        return "optimizer (clipping, AdamW) and accumulation"
+    if "/logprobs/" in op_name:
+        return f"lm head + log-softmax ({side})"
+    if "/attention/" in op_name:
+        return f"attention ({side})"
+    if any(s in op_name for s in ("...d,de->...e", "...e,de->...d", "...d,...e->de")):
+        return f"projection matmuls ({side})"
+    if "dynamic_slice" in op_name or "dynamic_update_slice" in op_name:
+        return "layer slices and stacking"
+    return f"norms, RoPE, activations, residuals ({side})"
 
 
 def main(argv: list[str] | tuple[str, ...] = ()) -> float:
@@ -31,9 +50,15 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
     ap.add_argument("--accum", type=int, default=2, help="micro-batches per optimizer step")
     ap.add_argument("--seq", type=int, default=512, help="tokens per trajectory")
     ap.add_argument("--no-rollout", action="store_true", help="skip the rollout benchmark")
+    ap.add_argument("--remat", default="none", help="our step's remat policy (none, full, dots...)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="also print where our step's time goes")
+    add_model_args(ap)
+    add_thread_arg(ap)
     args = ap.parse_args(list(argv))
+    threads = apply_threads(args.threads)
     enable_compilation_cache()
-    path, ref = make_checkpoint()
+    path, ref = make_checkpoint(config=model_config(args))
     ours = load_pretrained(path)
     cfg = ours.config
     rng = np.random.default_rng(0)
@@ -46,7 +71,7 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
 
     config = SFTConfig(model=path, data=path, out=path, lr=1e-5, warmup_ratio=0.0, accum_steps=a)
     optimizer = make_optimizer(config, total_steps=1000)
-    step = make_train_step(cfg, optimizer, accum_steps=a)
+    step = make_train_step(cfg, optimizer, accum_steps=a, remat=args.remat)
     batch = {"input_ids": jax.numpy.asarray(ids), "attention_mask": jax.numpy.asarray(attn),
              "loss_mask": jax.numpy.asarray(loss_mask)}
     state = [ours.params(), None]
@@ -72,12 +97,14 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    t_ours, t_ref = timeit(ours_run, repeats=3), timeit(ref_run, repeats=3)
-    print(f"SFT step: {a} x {b} trajectories x {t} tokens, AdamW + clipping, float32, "
-          f"{torch.get_num_threads()} threads")
-    print(f"prism-jax     {tokens / t_ours:10.0f} tokens/s  ({t_ours:.2f} s/step)")
-    print(f"transformers  {tokens / t_ref:10.0f} tokens/s  ({t_ref:.2f} s/step)")
-    print(f"speed-up (prism-jax / transformers): {t_ref / t_ours:.2f}x")
+    t_ours, t_ref = timeit(ours_run, args.repeats), timeit(ref_run, args.repeats)
+    n_params = sum(p.numel() for p in ref.parameters()) / 1e6
+    print(f"SFT step: {n_params:.1f}M parameters, {a} x {b} trajectories x {t} tokens, AdamW + "
+          f"clipping, float32, remat {args.remat}, {threads} threads")
+    ratio = report("SFT step", tokens, "tokens", t_ours, t_ref, "transformers")
+    if args.profile:
+        parts = breakdown(op_times(step, state[0], state[1], batch), _category)
+        print_breakdown(f"profile of one SFT step (XLA op time; {load_line()}):", parts)
 
     rollout = Path(__file__).with_name("rollout.py")
     if not args.no_rollout and rollout.exists():
@@ -86,8 +113,8 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
         spec.loader.exec_module(module)
         if hasattr(module, "main"):
             print()
-            module.main()
-    return t_ref / t_ours
+            module.main([] if args.threads is None else ["--threads", str(args.threads)])
+    return ratio
 
 
 if __name__ == "__main__":

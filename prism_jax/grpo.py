@@ -41,9 +41,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from prism_jax import models
+from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
-from prism_jax.models.transformer import forward, lm_head
 from prism_jax.progress import progress as progress_bar
 from prism_jax.rollout import ModelSampler, RolloutConfig, episode_stats, rollout
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir  # noqa: F401 (raised by train_grpo)
@@ -146,38 +146,6 @@ def informative_rows(group, episode, episode_reward) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ loss
-def token_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array,
-                   chunk: int = 256, temperature: float = 1.0) -> tuple[jax.Array, jax.Array]:
-    """log p(targets) and the entropy of the next-token distribution -> float32 [B, T] each.
-
-    hidden [B, T, D], head [D, V], targets int [B, T]. The distribution is softmax(logits /
-    temperature), the one rollouts sample from (verl's actor does the same). T is walked in
-    rematerialised chunks, so [T, V] logits never exist at once (needed for 150k-token
-    vocabularies).
-    """
-    b, t, _ = hidden.shape
-    chunk = min(chunk, t)
-    pad = -t % chunk
-    hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-    targets = jnp.pad(targets, ((0, 0), (0, pad)))
-    n = (t + pad) // chunk
-    split = lambda x: jnp.moveaxis(x.reshape(b, n, chunk, *x.shape[2:]), 1, 0)
-
-    @jax.checkpoint
-    def one(h, y):
-        logits = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype)).astype(jnp.float32)
-        if temperature != 1.0:
-            logits = logits / temperature
-        logp_all = jax.nn.log_softmax(logits, axis=-1)
-        logp = jnp.take_along_axis(logp_all, y[..., None], axis=-1)[..., 0]
-        entropy = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1)
-        return logp, entropy
-
-    logp, entropy = jax.lax.map(lambda xs: one(*xs), (split(hidden), split(targets)))
-    merge = lambda x: jnp.moveaxis(x, 0, 1).reshape(b, n * chunk)[:, :t]
-    return merge(logp), merge(entropy)
-
-
 def clipped_surrogate(logp, old_logp, advantages, clip_low: float = 0.2,
                       clip_high: float | None = None, clip_ratio_c: float = 0.0):
     """PPO's per-token loss as verl computes it, r = exp(logp - old_logp):
@@ -209,28 +177,23 @@ def low_var_kl(logp, ref_logp):
     return jnp.clip(jnp.exp(d) - d - 1.0, -10.0, 10.0)
 
 
-def _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, remat, temperature=1.0):
-    hidden, _ = forward(params, cfg, batch["input_ids"], batch["attention_mask"],
-                        compute_dtype=compute_dtype, remat=remat, return_hidden=True)
-    return token_logprobs(hidden[:, :-1], lm_head(params), batch["input_ids"][:, 1:], chunk,
-                          temperature)
-
-
 def _loss(params, batch, *, cfg, settings, compute_dtype):
     """sum_b weights[b] * sum_t (loss of response token t of row b): with the weights that
     `row_weights` gives, accumulating micro-batch gradients yields the mini-batch's loss under
     the chosen aggregation."""
-    logp, entropy = _sequence_logprobs(params, cfg, batch, settings.chunk, compute_dtype,
-                                       settings.remat, settings.temperature)
-    mask = batch["response_mask"][:, 1:].astype(jnp.float32) * batch["weights"][:, None]
-    old = batch["old_logprobs"][:, 1:]
+    where = target_weights(batch, "response_mask")
+    logp, entropy = token_logprobs(params, cfg, batch, chunk=settings.chunk,
+                                   temperature=settings.temperature, compute_dtype=compute_dtype,
+                                   remat=settings.remat, entropy=True, where=where)
+    mask = where * batch["weights"][:, None]
+    old = batch["old_logprobs"]
     per_token, was_clipped, lower = clipped_surrogate(
         logp, old, batch["advantages"][:, None], settings.clip, settings.clip_high,
         settings.clip_ratio_c)
     total = jnp.sum(per_token * mask)
     kl = jnp.float32(0.0)
     if settings.kl_coef:
-        kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"][:, 1:]) * mask)
+        kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"]) * mask)
         total = total + settings.kl_coef * kl
     ent = jnp.sum(entropy * mask)
     total = total - settings.entropy_coef * ent
@@ -302,12 +265,13 @@ def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
 
 
 def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None, temperature: float = 1.0):
-    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t (0 at t = 0), p the
-    softmax of logits / temperature."""
+    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t for the response
+    tokens (batch["response_mask"]; 0 elsewhere), p the softmax of logits / temperature."""
 
     def fn(params, batch):
-        logp, _ = _sequence_logprobs(params, cfg, batch, chunk, compute_dtype, "none", temperature)
-        return jnp.pad(logp, ((0, 0), (1, 0)))
+        return token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
+                              compute_dtype=compute_dtype,
+                              where=target_weights(batch, "response_mask"))
 
     return jax.jit(fn)
 
@@ -421,8 +385,8 @@ class GRPOHparams(MeshConfig):
     (DAPO's dynamic-sampling filter: they carry no group-relative signal)."""
     recompute_old_logprobs: bool = True
     """Recompute the behaviour log-probs with the update's own forward before the update
-    (verl's old_log_prob), so every PPO ratio starts at 1. False takes the sampler's
-    (temperature-1) log-probs."""
+    (verl's old_log_prob), so every PPO ratio starts at 1. False takes the log-probs the sampler
+    recorded (at its sampling temperature, from the KV-cache decode path)."""
     kl_coef: float = 0.0
     """Weight of the k3 KL to the start model (0: no KL term and no reference model)."""
     entropy_coef: float = 0.0
@@ -505,9 +469,6 @@ class GRPOHparams(MeshConfig):
                              f"{self.clip_high}")
         if self.loss_agg not in LOSS_AGGS:
             raise ValueError(f"loss_agg must be one of {', '.join(LOSS_AGGS)}, got {self.loss_agg!r}")
-        if not self.recompute_old_logprobs and self.temperature != 1.0:
-            raise ValueError("recompute_old_logprobs=False takes the sampler's log-probs, which are "
-                             f"at temperature 1, not {self.temperature}")
 
 
 @dataclass(frozen=True)
@@ -635,9 +596,9 @@ class Updater:
         self.ref_fn = make_logprob_fn(cfg, config.chunk, compute_dtype,
                                       config.temperature) if config.kl_coef else None
         # verl's old_log_prob: the behaviour policy's log-probs come from the update's own
-        # forward, so PPO ratios start at exactly 1. The sampler's are temperature-1 log-probs
-        # of another computation (the KV-cache decode path: ~5e-7 apart in float32, ~2e-3 in
-        # bfloat16).
+        # forward, so PPO ratios start at exactly 1. The sampler's (recorded at its sampling
+        # temperature) come from another computation, the KV-cache decode path: ~5e-7 apart in
+        # float32, ~2e-3 in bfloat16.
         self.old_fn = make_logprob_fn(cfg, config.chunk, compute_dtype, config.temperature
                                       ) if config.recompute_old_logprobs else None
         self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))

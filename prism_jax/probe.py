@@ -20,40 +20,10 @@ import numpy as np
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import MATRICES, ModelConfig
-from prism_jax.models.transformer import Params, Transformer, forward, lm_head
+from prism_jax.models.transformer import Params, Transformer
 from prism_jax.sharding import batch_sharding, param_shardings
-
-
-def chunked_token_nll(hidden: jax.Array, head: jax.Array, targets: jax.Array, weights: jax.Array,
-                      chunk: int = 256) -> jax.Array:
-    """Weighted sum over t of -log p(targets[b, t] | hidden[b, t]) -> float32 [B].
-
-    hidden [B, T, D], head [D, V], targets int [B, T], weights [B, T]. T is walked in chunks under
-    `jax.checkpoint`, so the backward pass recomputes each chunk's logits instead of storing them.
-    """
-    b, t, d = hidden.shape
-    chunk = min(chunk, t)
-    pad = -t % chunk
-    if pad:
-        hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-        targets = jnp.pad(targets, ((0, 0), (0, pad)))
-        weights = jnp.pad(weights, ((0, 0), (0, pad)))
-    n = (t + pad) // chunk
-    split = lambda x: jnp.moveaxis(x.reshape(b, n, chunk, *x.shape[2:]), 1, 0)
-
-    @jax.checkpoint
-    def one(h, y, w):
-        logits = jnp.einsum("bcd,dv->bcv", h, head.astype(h.dtype)).astype(jnp.float32)
-        picked = jnp.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
-        return jnp.sum((jax.nn.logsumexp(logits, axis=-1) - picked) * w, axis=-1)
-
-    def body(total, xs):
-        return total + one(*xs), None
-
-    total, _ = jax.lax.scan(body, jnp.zeros((b,), jnp.float32),
-                            (split(hidden), split(targets), split(weights.astype(jnp.float32))))
-    return total
 
 
 def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask, loss_mask, *,
@@ -64,11 +34,11 @@ def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask,
     loss_mask[b, t] = 1 marks token t as a target (an assistant token); it is predicted from
     position t - 1. Rows without any target get loss 0.
     """
-    hidden, _ = forward(params, cfg, input_ids, attention_mask, taps=taps, norm_mode=norm_mode,
-                        compute_dtype=compute_dtype, remat=remat, return_hidden=True)
-    weights = (loss_mask * attention_mask)[:, 1:].astype(jnp.float32)
-    nll = chunked_token_nll(hidden[:, :-1], lm_head(params), input_ids[:, 1:], weights, chunk)
-    return nll / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
+    weights = target_weights(batch, "loss_mask")
+    logp = token_logprobs(params, cfg, batch, chunk=chunk, taps=taps, norm_mode=norm_mode,
+                          compute_dtype=compute_dtype, remat=remat, where=weights, head_grad=False)
+    return -jnp.sum(logp * weights, axis=-1) / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
 
 
 def _probe_step(params, input_ids, attention_mask, loss_mask, *, cfg, norm_mode, chunk,
@@ -85,20 +55,36 @@ def _probe_step(params, input_ids, attention_mask, loss_mask, *, cfg, norm_mode,
     return jnp.sqrt(jnp.maximum(sq, 0.0)).transpose(2, 0, 1).reshape(b, -1)
 
 
+# Below this many bytes of saved activations the probe step keeps them (no second forward).
+REMAT_BYTES = 2 * 2**30
+
+
+def choose_remat(cfg: ModelConfig, batch: int, seq_len: int, dtype=jnp.float32) -> str:
+    """"none" when a probe step's saved activations (about 6 d + 3 f numbers per token and layer,
+    plus the attention probabilities) stay under REMAT_BYTES, else "full"."""
+    per_token = 6 * cfg.hidden_size + 3 * cfg.intermediate_size + cfg.num_heads * seq_len
+    size = batch * seq_len * cfg.num_layers * per_token * jnp.dtype(dtype).itemsize
+    return "none" if size <= REMAT_BYTES else "full"
+
+
 def make_probe_step(cfg: ModelConfig, *, mesh: Mesh | None = None, params=None,
                     norm_mode: str = "auto", chunk: int = 256, compute_dtype=None,
-                    remat: str = "full"):
+                    remat: str = "auto"):
     """The jitted probe step `(params, input_ids, attention_mask, loss_mask) -> float32 [B, 7L]`.
 
     With a mesh, the batch is split over its data x fsdp axes and the parameters keep the shardings
     of `prism_jax.sharding.RULES` (pass `params` so their shapes give the shardings).
 
-    remat="full" is the default because a scanned tapped matmul must otherwise keep its weight as a
-    per-layer residual, i.e. a stacked copy of every probed matrix; rematerialising the layer costs
-    one extra forward and leaves only the per-layer activations plus one layer's temporaries.
+    remat: "auto" picks per batch shape (`choose_remat`, at trace time): a small model keeps
+    its activations; a large one rematerialises each layer ("full"), one extra forward that
+    leaves only the per-layer inputs plus one layer's temporaries.
     """
-    fn = partial(_probe_step, cfg=cfg, norm_mode=norm_mode, chunk=chunk,
-                 compute_dtype=compute_dtype, remat=remat)
+    def fn(params, input_ids, attention_mask, loss_mask):
+        b, t = input_ids.shape
+        r = remat if remat != "auto" else choose_remat(cfg, b, t, compute_dtype or params["embed"].dtype)
+        return _probe_step(params, input_ids, attention_mask, loss_mask, cfg=cfg, norm_mode=norm_mode,
+                           chunk=chunk, compute_dtype=compute_dtype, remat=r)
+
     if mesh is None:
         return jax.jit(fn)
     data = batch_sharding(mesh, 2)

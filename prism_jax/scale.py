@@ -46,6 +46,20 @@ class StepMemory:
         return self.total_gib <= budget_gib
 
 
+def preset_model(pipeline) -> ModelConfig:
+    """The ModelConfig a pipeline preset names: its checkpoint's config.json when that is on this
+    machine, else its architecture preset (no weights are needed to plan or size a run)."""
+    from prism_jax.models.config import PRESETS
+
+    source = pipeline.model
+    if source.path is not None and (Path(source.path) / "config.json").is_file():
+        return ModelConfig.from_pretrained(source.path)
+    if source.arch in PRESETS:
+        return PRESETS[source.arch]()
+    raise ValueError(f"{pipeline.name} names no checkpoint on this machine and no architecture "
+                     f"preset ({', '.join(PRESETS)})")
+
+
 def abstract_params(cfg: ModelConfig, mesh: Mesh, dtype=jnp.bfloat16):
     """Parameter pytree of ShapeDtypeStructs placed by the sharding rules (no memory)."""
     shapes = param_shapes(cfg)

@@ -36,10 +36,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from prism_jax import models
 from prism_jax.data import expand_steps, make_dataset, read_trajectories
+from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
-from prism_jax.models.transformer import Params, forward, lm_head
-from prism_jax.probe import chunked_token_nll
+from prism_jax.models.transformer import Params
 from prism_jax.progress import progress as progress_bar
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir, batch_shards  # noqa: F401 (raised by train_sft)
 from prism_jax.sharding import BATCH_AXES, init_state, param_shardings
@@ -178,11 +178,11 @@ def token_nll_sum(params: Params, cfg: ModelConfig, input_ids, attention_mask, l
     input_ids, attention_mask, loss_mask: int [B, T]; loss_mask[b, t] = 1 makes token t a target
     (predicted from position t - 1).
     """
-    hidden, _ = forward(params, cfg, input_ids, attention_mask, compute_dtype=compute_dtype,
-                        remat=remat, return_hidden=True)
-    weights = (loss_mask * attention_mask)[:, 1:].astype(jnp.float32)
-    nll = chunked_token_nll(hidden[:, :-1], lm_head(params), input_ids[:, 1:], weights, chunk)
-    return jnp.sum(nll), jnp.sum(weights)
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
+    weights = target_weights(batch, "loss_mask")
+    logp = token_logprobs(params, cfg, batch, chunk=chunk, compute_dtype=compute_dtype, remat=remat,
+                          where=weights)
+    return -jnp.sum(logp * weights), jnp.sum(weights)
 
 
 def loss_and_grads(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int = 256,

@@ -278,7 +278,10 @@ def check_train(root: Path) -> dict:
     _, data, model = expert_setup(root, 2, spec, max_steps=12)
     args = dict(model=model, tasks=data, out=root / "grpo", group_size=2, tasks_per_iter=2,
                 max_steps=2, max_new_tokens=8, max_prompt_len=1024, micro_batch=8, mini_batch=0,
-                bucket=128, save_every=1, kl_coef=0.05, mesh_fsdp=4, mesh_tensor=2)
+                bucket=128, save_every=1, kl_coef=0.05, mesh_fsdp=4, mesh_tensor=2,
+                # the untrained model's responses are all invalid, so every advantage is 0 and
+                # the KL term's gradient is 0 at the start: the entropy bonus makes the update move
+                entropy_coef=0.01)
     first = train_grpo(GRPOConfig(iterations=1, **args), progress=False)
     # a second call resumes from iteration 1's checkpoint, restored onto the sharded targets
     second = train_grpo(GRPOConfig(iterations=2, **args), progress=False)

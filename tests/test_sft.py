@@ -101,9 +101,10 @@ def test_one_step_matches_transformers_and_torch_adamw(tmp_path):
     opt.step()
     for key, e, l in entries:
         ours, theirs = _ours(new, e, l), names[key].detach().numpy()
-        # Adam's step g / (sqrt(g^2) + eps) amplifies float noise where |g| is near eps: those
-        # entries may differ by a fraction of lr, all others must agree closely.
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=0.1 * 1e-3, err_msg=key)
+        # Adam's step g / (sqrt(g^2) + eps) turns float noise into steps where |g| is near or
+        # below eps (gradients of ~1e-9 here, whose sign is noise): those entries may differ by
+        # up to lr; all others must agree closely.
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-3, err_msg=key)
         clear = np.abs(names[key].grad.numpy()) > 1e-6
         np.testing.assert_allclose(ours[clear], theirs[clear], rtol=1e-5, atol=2e-6, err_msg=key)
 

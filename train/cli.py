@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("prism_jax.train.pipeline", "Run PRISM end to end from a config."),
     "tables": ("prism_jax.train.tables", "Rebuild the paper's tables and figures from run results."),
     "memory": ("prism_jax.train.memory", "Per-device memory of a config's steps, compiled ahead of time."),
+    "plan": ("prism_jax.train.plan", "Predicted wall clock of a config's stages on N accelerators."),
 }
 
 

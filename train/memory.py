@@ -38,21 +38,17 @@ def main(argv: list[str] | None = None, prog: str = "prism memory") -> int:
 
     from prism_jax.configs import get_config
     from prism_jax.files import write_json
-    from prism_jax.models.config import PRESETS as MODEL_PRESETS, ModelConfig
-    from prism_jax.scale import STEPS, as_dict
+    from prism_jax.scale import STEPS, as_dict, preset_model
     from prism_jax.sharding import make_mesh
 
     if jax.device_count() < args.devices:
         raise SystemExit(f"{prog}: {jax.device_count()} devices visible, {args.devices} needed "
                          "(run in a fresh process so the simulated devices can be created)")
-    cfg = get_config(args.config)
-    if cfg.model.path is not None and (Path(cfg.model.path) / "config.json").is_file():
-        model = ModelConfig.from_pretrained(cfg.model.path)
-    elif cfg.model.arch in MODEL_PRESETS:
-        model = MODEL_PRESETS[cfg.model.arch]()
-    else:
-        raise SystemExit(f"{prog}: {args.config} names no checkpoint on this machine and no "
-                         f"architecture preset ({', '.join(MODEL_PRESETS)})")
+    try:
+        cfg = get_config(args.config)
+        model = preset_model(cfg)
+    except ValueError as e:
+        raise SystemExit(f"{prog}: {e}") from None
     dtype = lambda name: jnp.bfloat16 if name == "bfloat16" else jnp.float32
     devices = jax.devices()[: args.devices]
     sft, grpo = cfg.sft, cfg.grpo

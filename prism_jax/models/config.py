@@ -56,6 +56,10 @@ class ModelConfig:
     bos_token_id: int | None = None
     eos_token_id: int | tuple[int, ...] | None = None
     pad_token_id: int | None = None
+    # Attention implementation of full-sequence passes (probe, SFT, GRPO, prefill): "auto" picks
+    # per backend (cuDNN flash on GPU, splash on TPU, XLA on CPU); see
+    # models.transformer.resolve_attention. A runtime choice, not written to config.json.
+    attention: str = "auto"
     # The config.json it came from, kept so save_pretrained writes back the fields we do not model.
     hf_dict: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -11,6 +11,12 @@ per-example squared Frobenius norm of the weight gradient, dL_b/dW = X_b^T G_b, 
 whichever is cheaper for the shape. One `jax.grad` with respect to all taps then yields all B x 7L
 squared norms in a single backward pass, with no parameter-sized gradient buffer.
 
+`dense` is the same product without a tap and with the usual weight gradient. Both write their
+backward products out as einsums in the orientation XLA's CPU matmul library runs directly
+(dW = einsum("btd,bte->de")); autodiff's own transpose of the forward einsum makes XLA copy a
+transposed gradient first and fall back to a slower matmul (the SFT step spent a fifth of its
+time there).
+
 Inside the scan over layers the matmul takes the whole stacked weight [L, Din, Dout] and the layer
 index: its saved residual is then the loop-invariant stack itself (which scan hoists) rather than the
 per-layer slice (which scan would stack into a copy of every probed matrix).
@@ -70,3 +76,23 @@ def _bwd(mode, res, g):
 
 
 tapped_matmul.defvjp(_fwd, _bwd)
+
+
+@jax.custom_vjp
+def dense(x: jax.Array, w: jax.Array) -> jax.Array:
+    """x [..., Din] @ w [Din, Dout] -> [..., Dout] (w cast to x's dtype)."""
+    return jnp.einsum("...d,de->...e", x, w.astype(x.dtype))
+
+
+def _dense_fwd(x, w):
+    return dense(x, w), (x, w)
+
+
+def _dense_bwd(res, g):
+    x, w = res
+    dx = jnp.einsum("...e,de->...d", g, w.astype(g.dtype))
+    dw = jnp.einsum("...d,...e->de", x, g.astype(x.dtype), preferred_element_type=jnp.float32)
+    return dx, dw.astype(w.dtype)
+
+
+dense.defvjp(_dense_fwd, _dense_bwd)

@@ -23,7 +23,7 @@ import numpy as np
 from flax import nnx
 
 from prism_jax.models.config import MATRICES, ModelConfig
-from prism_jax.models.tap import tapped_matmul
+from prism_jax.models.tap import dense, tapped_matmul
 
 Params = dict[str, Any]
 REMAT_POLICIES = {
@@ -75,20 +75,117 @@ def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
     return x * cos[:, :, None, :] + rotated * sin[:, :, None, :]
 
 
-def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
-    """Grouped-query attention. q [B, T, Nq, H], k/v [B, S, Nkv, H], mask [B, T, S] bool.
+ATTENTION_IMPLS = ("auto", "einsum", "xla", "cudnn", "splash")
 
-    Fully masked rows (query positions that are padding) get a uniform distribution instead of
-    NaN; their outputs are never used.
+
+def resolve_attention(impl: str, dtype, head_dim: int, seq_len: int) -> str:
+    """The attention implementation `impl` stands for on this backend ("auto" picks one).
+
+    auto: cuDNN flash attention on NVIDIA GPUs for bf16/fp16 with a head dim cuDNN takes (a
+    multiple of 8, <= 128), the Pallas splash kernel on TPU when the length is a multiple of its
+    128-token blocks, otherwise XLA's `jax.nn.dot_product_attention` (CPU included).
+    """
+    if impl not in ATTENTION_IMPLS:
+        raise ValueError(f"unknown attention implementation {impl!r}; choose one of "
+                         f"{', '.join(ATTENTION_IMPLS)}")
+    if impl != "auto":
+        return impl
+    backend = jax.default_backend()
+    half = jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+    if backend in ("gpu", "cuda") and half and head_dim % 8 == 0 and head_dim <= 128:
+        return "cudnn"
+    if backend == "tpu" and seq_len % SPLASH_BLOCK == 0:
+        return "splash"
+    return "xla"
+
+
+def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: str = "einsum", *,
+              causal: bool = False) -> jax.Array:
+    """Grouped-query attention. q [B, T, Nq, H], k/v [B, S, Nkv, H], mask [B, T, S] bool -> [B, T, Nq*H].
+
+    causal: the caller promises T == S and that query t never sees a key after t (the mask is
+    causal & key padding): "xla" then skips the blocks above the diagonal, "cudnn" too; "splash"
+    needs it.
+
+    impl: "einsum" (float32 [B, Nkv, G, T, S] scores), "xla" / "cudnn"
+    (`jax.nn.dot_product_attention`), or "splash" (Pallas TPU kernel; T == S, causal, the
+    key-padding mask as segment ids; run interpreted off TPU). Query rows that see no key (padding)
+    get a uniform distribution from einsum / xla / cudnn and attend among padding with splash: never
+    NaN, and their outputs are never used.
     """
     b, t, nq, h = q.shape
+    if impl == "einsum":
+        return _einsum_attention(q, k, v, mask, "bskh")
+    if impl == "xla" and causal and t >= 256:
+        # Query block i sees keys [0, end of block i] only, so the blocks above the diagonal
+        # are never computed: ~(n + 1) / 2n of the work for n blocks (at most 8).
+        size = max(128, -(-t // 8))
+        out = jnp.concatenate([jax.nn.dot_product_attention(
+            q[:, i:i + size], k[:, :i + size], v[:, :i + size],
+            mask=mask[:, None, i:i + size, :i + size], implementation="xla")
+            for i in range(0, t, size)], axis=1)
+    elif impl in ("xla", "cudnn"):
+        # cuDNN takes the mask as an additive bias and skips the blocks above the diagonal
+        out = jax.nn.dot_product_attention(q, k, v, mask=mask[:, None],
+                                           is_causal=causal and impl == "cudnn", implementation=impl)
+    elif impl == "splash":
+        if not causal:
+            raise ValueError("splash attention runs causal self-attention only (causal=True)")
+        out = _splash(q, k, v, mask)
+    else:
+        raise ValueError(f"unknown attention implementation {impl!r}")
+    return out.reshape(b, t, nq * h)
+
+
+SPLASH_BLOCK = 128
+
+
+def _splash(q, k, v, mask):
+    """Causal splash attention with the key-padding mask as segment ids (1 real, 0 padding)."""
+    from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as sk
+    from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_mask as sm
+
+    b, t, nq, h = q.shape
     nkv = k.shape[2]
+    g = nq // nkv
+    if t % SPLASH_BLOCK:
+        raise ValueError(f"splash attention needs a length that is a multiple of {SPLASH_BLOCK}, "
+                         f"got {t} (pad to a bucket, or use attention 'xla')")
+    block = min(SPLASH_BLOCK, t)
+    sizes = sk.BlockSizes(block_q=block, block_kv=block, block_kv_compute=block, block_q_dkv=block,
+                          block_kv_dkv=block, block_kv_dkv_compute=block, block_q_dq=block,
+                          block_kv_dq=block)
+    kernel = sk.make_splash_mqa(sm.MultiHeadMask([sm.CausalMask((t, t))] * g), head_shards=1,
+                                q_seq_shards=1, block_sizes=sizes,
+                                interpret=jax.default_backend() != "tpu")
+    # A key is real where some query may see it: row t of the mask includes every real key <= t.
+    seg = jnp.any(mask, axis=1).astype(jnp.int32)                       # [B, S]
+    q = (q / math.sqrt(h)).reshape(b, t, nkv, g, h).transpose(0, 2, 3, 1, 4)   # [B, K, G, T, H]
+    k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)                 # [B, K, S, H]
+    per_head = jax.vmap(lambda q, k, v, s: kernel(q, k, v, segment_ids=sk.SegmentIds(s, s)),
+                        in_axes=(0, 0, 0, None))
+    out = jax.vmap(per_head)(q, k, v, seg)                                   # [B, K, G, T, H]
+    return out.transpose(0, 3, 1, 2, 4)
+
+
+def cached_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
+    """Attention over a KV cache: q [B, T, Nq, H], k/v [B, Nkv, S, H] (heads before slots, so the
+    score and value products need no transpose of the cache), mask [B, T, S] -> [B, T, Nq*H]."""
+    return _einsum_attention(q, k, v, mask, "bksh")
+
+
+def _einsum_attention(q, k, v, mask, kv: str):
+    """float32 scores [B, Nkv, G, T, S]; k/v laid out as `kv` ("bskh" or "bksh")."""
+    b, t, nq, h = q.shape
+    nkv = k.shape[kv.index("k")]
     q = q.reshape(b, t, nkv, nq // nkv, h)
-    scores = jnp.einsum("btkgh,bskh->bkgts", q, k).astype(jnp.float32) / math.sqrt(h)
+    scores = jnp.einsum(f"btkgh,{kv}->bkgts", q, k).astype(jnp.float32) / math.sqrt(h)
     scores = jnp.where(mask[:, None, None, :, :], scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
-    out = jnp.einsum("bkgts,bskh->btkgh", probs, v)
-    return out.reshape(b, t, nq * h)
+    # [B, K, G, T, H] out of the value product: XLA:CPU runs it 4x faster than with the output
+    # transposed (its matmul library would take the cache as the left operand).
+    out = jnp.einsum(f"bkgts,{kv}->bkgth", probs, v)
+    return out.transpose(0, 3, 1, 2, 4).reshape(b, t, nq * h)
 
 
 def default_positions(attention_mask: jax.Array) -> jax.Array:
@@ -97,16 +194,13 @@ def default_positions(attention_mask: jax.Array) -> jax.Array:
 
 
 # ------------------------------------------------------------------------------ the decoder
-def _layer(cfg: ModelConfig, norm_mode: str, x, layers, l, cos, sin, mask, taps, cache_kv, cache_index):
-    """One decoder layer: `layers` is the stacked [L, ...] pytree, `l` this layer's index."""
+def _layer(cfg: ModelConfig, impl: str, x, p, linear, cos, sin, mask, cache_kv=None, cache_index=None):
+    """One decoder layer. p: this layer's norm weights; linear(h, name): its projections.
+
+    Returns the new x, this layer's updated cache entry (k, v) [B, Nkv, S, H] (None without a
+    cache) and its fresh keys/values [B, T, Nkv, H].
+    """
     b, t, _ = x.shape
-    p = jax.tree.map(lambda a: a[l], layers)
-
-    def linear(h, name):
-        if taps is None:
-            return jnp.einsum("btd,de->bte", h, p[name].astype(h.dtype))
-        return tapped_matmul(h, layers[name], l, taps[MATRICES.index(name)], norm_mode)
-
     h = rms_norm(x, p["attn_norm"], cfg.rms_norm_eps)
     q = linear(h, "q").reshape(b, t, cfg.num_heads, cfg.head_dim)
     k = linear(h, "k").reshape(b, t, cfg.num_kv_heads, cfg.head_dim)
@@ -115,19 +209,37 @@ def _layer(cfg: ModelConfig, norm_mode: str, x, layers, l, cos, sin, mask, taps,
         q = rms_norm(q, p["q_norm"], cfg.rms_norm_eps)
         k = rms_norm(k, p["k_norm"], cfg.rms_norm_eps)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    if cache_kv is not None:
-        # The whole stacked cache [L, B, S, Nkv, H] is the scan carry: writing this layer's new
-        # entries in place and reading its slice back never copies the other layers' cache.
-        ck, cv = cache_kv
-        ck = jax.lax.dynamic_update_slice(ck, k.astype(ck.dtype)[None], (l, 0, cache_index, 0, 0))
-        cv = jax.lax.dynamic_update_slice(cv, v.astype(cv.dtype)[None], (l, 0, cache_index, 0, 0))
-        cache_kv = (ck, cv)
-        k, v = ck[l], cv[l]
-    a = attention(q, k.astype(q.dtype), v.astype(q.dtype), mask)
+    with jax.named_scope("attention"):
+        if cache_kv is None:
+            a = attention(q, k, v, mask, impl, causal=True)
+        else:
+            ck, cv = cache_kv
+            at = (0, 0, cache_index, 0)
+            ck = jax.lax.dynamic_update_slice(ck, k.astype(ck.dtype).transpose(0, 2, 1, 3), at)
+            cv = jax.lax.dynamic_update_slice(cv, v.astype(cv.dtype).transpose(0, 2, 1, 3), at)
+            cache_kv = (ck, cv)
+            a = cached_attention(q, ck.astype(q.dtype), cv.astype(q.dtype), mask)
     x = x + linear(a, "o")
     h = rms_norm(x, p["mlp_norm"], cfg.rms_norm_eps)
     x = x + linear(jax.nn.silu(linear(h, "gate")) * linear(h, "up"), "down")
-    return x, cache_kv
+    return x, cache_kv, (k, v)
+
+
+def _dense(p):
+    return lambda h, name: dense(h, p[name])
+
+
+def unstack_layers(params: Params) -> Params:
+    """The parameters with "layers" as a tuple of L per-layer dicts instead of [L, ...] stacks.
+
+    Decoding runs its layers unrolled over these: a layer of a stack inside a loop is a
+    dynamic slice, which XLA copies out before each matmul (every weight read twice per token).
+    """
+    layers = params["layers"]
+    if isinstance(layers, tuple):
+        return params
+    n = next(iter(layers.values())).shape[0]
+    return {**params, "layers": tuple({k: a[l] for k, a in layers.items()} for l in range(n))}
 
 
 def forward(
@@ -143,23 +255,31 @@ def forward(
     remat: str = "none",
     norm_mode: str = "auto",
     return_hidden: bool = False,
+    return_kv: bool = False,
 ):
     """Run the decoder.
 
     Args:
+      params: the parameter pytree (stacked layers), or `unstack_layers(params)` for decoding.
       input_ids: int [B, T].
       attention_mask: [B, T], 1 on real tokens (left or right padding); default all ones.
       positions: int [B, T] RoPE positions; default `default_positions(attention_mask)`.
-      cache: KV cache from `init_cache` for incremental decoding: the T new tokens are written at
-        slots cache["index"] .. +T; cache["mask"] [B, S] marks valid slots.
+      cache: KV cache from `init_cache` / `prefill` for incremental decoding: the T new tokens
+        are written at slots cache["index"] .. +T; cache["mask"] [B, S] marks valid slots.
       taps: float32 [L, 7, B] zeros: makes every projection a tapped matmul (see tap.py) so that
         d(loss)/d(taps)[l, j, b] = ||d loss_b / d W_{l,j}||_F^2.
       compute_dtype: activation dtype (default: the embedding's dtype).
       remat: rematerialisation policy of the scanned layer ("none", "full", "dots", ...).
       return_hidden: return the final-normed hidden states [B, T, D] instead of logits.
+      return_kv: also return every layer's keys and values, k/v [L, B, T, Nkv, H] (no cache).
 
     Returns:
-      logits float32 [B, T, V] (or hidden), and the updated cache (None without a cache).
+      logits float32 [B, T, V] (or hidden), and the updated cache (None without a cache); with
+      return_kv, a third element (k, v).
+
+    Stacked layers without a cache run under `lax.scan` (compile time independent of depth) and
+    attention is `cfg.attention` (see `resolve_attention`). With a cache, or unstacked layers, the
+    layers are unrolled and attention is the einsum over each layer's own cache buffer.
     """
     b, t = input_ids.shape
     dtype = compute_dtype or params["embed"].dtype
@@ -173,7 +293,6 @@ def forward(
         slots = jnp.arange(t)
         key_valid = attention_mask.astype(bool)
         cache_index = None
-        cache_kv = None
     else:
         cache_index = cache["index"]
         kv_mask = jax.lax.dynamic_update_slice(cache["mask"], attention_mask, (0, cache_index))
@@ -181,33 +300,83 @@ def forward(
             positions = cache["pos"][:, None] + default_positions(attention_mask)
         slots = cache_index + jnp.arange(t)
         key_valid = kv_mask.astype(bool)
-        cache_kv = (cache["k"], cache["v"])
     key_slots = jnp.arange(key_valid.shape[1])
     mask = (key_slots[None, :] <= slots[:, None])[None] & key_valid[:, None, :]
+    impl = resolve_attention(cfg.attention, dtype, cfg.head_dim, t)
 
     x = params["embed"][input_ids].astype(dtype)
     cos, sin = rope_tables(cfg, positions, dtype)
+    layers = params["layers"]
 
-    # The scan walks layer indices; each layer slices the stacked parameters it closes over.
-    def body(carry, xs):
-        x, kv = carry
-        l, tp = xs
-        x, kv = _layer(cfg, norm_mode, x, params["layers"], l, cos, sin, mask, tp, kv, cache_index)
-        return (x, kv), None
+    if cache is None and isinstance(layers, dict):
+        # Tapped: each layer indexes the stacked weights it closes over (see tap.py: the saved
+        # residual is then the loop-invariant stack). Otherwise the stack is the scan's input, so
+        # the weight gradient comes out stacked by the scan instead of being written into an [L, ...]
+        # buffer by index, which XLA:CPU follows with transposes and a slow matmul path.
+        def body(x, xs):
+            l, p, tp = xs
+            if tp is None:
+                linear = _dense(p)
+            else:
+                p = jax.tree.map(lambda a: a[l], layers)
+                linear = lambda h, name: tapped_matmul(h, layers[name], l, tp[MATRICES.index(name)],
+                                                       norm_mode)
+            x, _, new = _layer(cfg, impl, x, p, linear, cos, sin, mask)
+            return x, new if return_kv else None
 
-    policy = REMAT_POLICIES[remat]
-    if remat != "none":
-        body = jax.checkpoint(body, policy=policy, prevent_cse=False)
-    (x, new_kv), _ = jax.lax.scan(body, (x, cache_kv), (jnp.arange(cfg.num_layers), taps))
+        if remat != "none":
+            body = jax.checkpoint(body, policy=REMAT_POLICIES[remat], prevent_cse=False)
+        x, layer_kv = jax.lax.scan(body, x, (jnp.arange(cfg.num_layers),
+                                             layers if taps is None else None, taps))
+        new_cache = None
+    else:
+        if taps is not None:
+            raise ValueError("taps need stacked layers and no cache")
+        per_layer = unstack_layers(params)["layers"]
+        new_k, new_v, fresh = [], [], []
+        for l, p in enumerate(per_layer):
+            kv = None if cache is None else (cache["k"][l], cache["v"][l])
+            x, kv, new = _layer(cfg, impl, x, p, _dense(p), cos, sin, mask, kv, cache_index)
+            fresh.append(new)
+            if cache is not None:
+                new_k.append(kv[0])
+                new_v.append(kv[1])
+        layer_kv = tuple(jnp.stack(z) for z in zip(*fresh)) if return_kv else None
+        new_cache = None if cache is None else dict(
+            k=tuple(new_k), v=tuple(new_v), mask=kv_mask, index=cache_index + t,
+            pos=cache["pos"] + jnp.sum(attention_mask, axis=1))
 
     x = rms_norm(x, params["final_norm"], cfg.rms_norm_eps)
-    new_cache = None
-    if cache is not None:
-        new_cache = dict(k=new_kv[0], v=new_kv[1], mask=kv_mask, index=cache_index + t,
-                         pos=cache["pos"] + jnp.sum(attention_mask, axis=1))
     if return_hidden:
-        return x, new_cache
-    return jnp.einsum("btd,dv->btv", x, lm_head(params).astype(dtype)).astype(jnp.float32), new_cache
+        out = x
+    else:
+        with jax.named_scope("lm_head"):
+            out = jnp.einsum("btd,dv->btv", x, lm_head(params).astype(dtype)).astype(jnp.float32)
+    return (out, new_cache, layer_kv) if return_kv else (out, new_cache)
+
+
+def prefill(params: Params, cfg: ModelConfig, input_ids, attention_mask, max_len: int, *,
+            compute_dtype=None, cache_dtype=None) -> tuple[jax.Array, dict]:
+    """Run a (left-padded) prompt batch and return its hidden states and a KV cache of `max_len`
+    slots holding it, ready for `forward(..., cache=...)`.
+
+    input_ids, attention_mask: int [B, P]; params with stacked layers. Returns (hidden [B, P, D],
+    cache). The prompt is run without a cache (so attention is `cfg.attention`: flash kernels on
+    accelerators) and its keys and values are then written into the first P slots.
+    """
+    b, p = input_ids.shape
+    dtype = compute_dtype or params["embed"].dtype
+    hidden, _, (k, v) = forward(params, cfg, input_ids, attention_mask, compute_dtype=dtype,
+                                return_hidden=True, return_kv=True)
+    cache = init_cache(cfg, b, max_len, cache_dtype or dtype)
+    put = lambda buf, new: jax.lax.dynamic_update_slice(
+        buf, new.astype(buf.dtype).transpose(0, 2, 1, 3), (0, 0, 0, 0))
+    mask = attention_mask.astype(jnp.int32)
+    cache.update(k=tuple(put(c, n) for c, n in zip(cache["k"], k)),
+                 v=tuple(put(c, n) for c, n in zip(cache["v"], v)),
+                 mask=jax.lax.dynamic_update_slice(cache["mask"], mask, (0, 0)),
+                 index=jnp.int32(p), pos=jnp.sum(mask, axis=1))
+    return hidden, cache
 
 
 def lm_head(params: Params) -> jax.Array:
@@ -216,11 +385,12 @@ def lm_head(params: Params) -> jax.Array:
 
 
 def init_cache(cfg: ModelConfig, batch: int, max_len: int, dtype=jnp.float32) -> dict:
-    """Empty KV cache: k/v [L, B, S, Nkv, H], slot mask [B, S], write index, next position [B]."""
-    shape = (cfg.num_layers, batch, max_len, cfg.num_kv_heads, cfg.head_dim)
-    return dict(k=jnp.zeros(shape, dtype), v=jnp.zeros(shape, dtype),
-                mask=jnp.zeros((batch, max_len), jnp.int32), index=jnp.int32(0),
-                pos=jnp.zeros((batch,), jnp.int32))
+    """Empty KV cache: k/v tuples of L buffers [B, Nkv, S, H] (one per layer, so a decode step
+    reads and writes each in place), slot mask [B, S], write index, next position [B]."""
+    shape = (batch, cfg.num_kv_heads, max_len, cfg.head_dim)
+    zeros = lambda: tuple(jnp.zeros(shape, dtype) for _ in range(cfg.num_layers))
+    return dict(k=zeros(), v=zeros(), mask=jnp.zeros((batch, max_len), jnp.int32),
+                index=jnp.int32(0), pos=jnp.zeros((batch,), jnp.int32))
 
 
 # ------------------------------------------------------------------------------ parameters
@@ -319,5 +489,7 @@ class Transformer(nnx.Module):
                        compute_dtype=self.compute_dtype)
 
 
-__all__ = ["MATRICES", "Transformer", "forward", "init_cache", "init_params", "param_shapes",
-           "rms_norm", "apply_rope", "rope_inv_freq", "attention", "lm_head", "default_positions"]
+__all__ = ["ATTENTION_IMPLS", "MATRICES", "Transformer", "forward", "prefill", "init_cache",
+           "init_params", "param_shapes", "unstack_layers", "rms_norm", "apply_rope",
+           "rope_inv_freq", "attention", "cached_attention", "resolve_attention", "lm_head",
+           "default_positions"]
