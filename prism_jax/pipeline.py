@@ -11,7 +11,7 @@ probe by trajectory id, SFT and GRPO from their last checkpoint).
                                          names ALFWorld's own (read, never written)
       base/                              the base model (tiny: built + SFT warm-up)
       probe/scores.jsonl                 stage I+II
-      hpt/pass_rates.jsonl               base-model pass rates (only for the HPT baseline)
+      hpt/pass_rates.jsonl               base-model pass rates (only for hpt_static)
       runs/<method>/seed<k>/             route/, sft/, grpo/, eval/, result.json
       tables/                            Tables 1-4, Figures 3-5 (Markdown, CSV, PNG)
 """
@@ -46,9 +46,9 @@ from prism_jax.tables import load_results, write_report
 
 log = logging.getLogger("prism.pipeline")
 
-METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "sft_then_rl", "prism", "inverse",
-           "magnitude")
-ROUTED = ("random", "hpt", "prism", "inverse", "magnitude")
+METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "hpt_static", "sft_then_rl", "prism",
+           "inverse", "magnitude")
+ROUTED = ("random", "hpt_static", "prism", "inverse", "magnitude")
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,10 @@ class PipelineConfig(Checked):
     data: DataSource = DataSource()
     warmup: WarmUp = WarmUp()
     methods: tuple[str, ...] = ("prism:gini",)
-    """Methods to run: base, sft, grpo, gigpo, random, hpt, sft_then_rl, prism:METRIC,
-    inverse:METRIC, magnitude; append @RATIO for another RL share (e.g. prism:cv@0.3)."""
+    """Methods to run: base, sft, grpo, gigpo, random, hpt (online: GRPO on all tasks, a task whose
+    rollouts have <= hpt_gate successes trained on its demonstration in the same update), hpt_static (the base model's pass rates route each
+    trajectory once, then SFT, then GRPO), sft_then_rl, prism:METRIC, inverse:METRIC, magnitude;
+    append @RATIO for another RL share (e.g. prism:cv@0.3)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds of each method (tables report the mean over seeds)."""
     max_len: int = 2048
@@ -128,9 +130,10 @@ class PipelineConfig(Checked):
     """RL budget as passes over the RL task set: iterations = ceil(rl_epochs * tasks /
     tasks_per_iter), so every method gets the same budget per task (0: use grpo.iterations)."""
     hpt_gate: int = 0
-    """HPT: successes out of hpt_rollouts at or below which a task goes to SFT."""
+    """HPT (online and static): successes out of a task's rollouts (group_size online,
+    hpt_rollouts static) at or below which it trains on its demonstration with the SFT loss."""
     hpt_rollouts: int = 8
-    """HPT: rollouts per task used to measure the base model's pass rate."""
+    """hpt_static: rollouts per task used to measure the base model's pass rate."""
     sft: SFTHparams = SFTHparams()
     """SFT hyperparameters (each run's model, data and output directory are the pipeline's)."""
     grpo: GRPOHparams = GRPOHparams()
@@ -167,7 +170,7 @@ class Method:
 
     @property
     def uses_rl_all(self) -> bool:
-        return self.name in ("grpo", "gigpo", "sft_then_rl")
+        return self.name in ("grpo", "gigpo", "sft_then_rl", "hpt")
 
 
 def parse_method(spec: str) -> Method:
@@ -187,7 +190,7 @@ def parse_method(spec: str) -> Method:
         metric = "l2"
     if ratio and name not in ROUTED:
         raise ValueError(f"{spec!r}: only routed methods ({', '.join(ROUTED)}) take @RATIO")
-    rl_ratio = float(ratio) if ratio else (0.5 if name in ROUTED and name != "hpt" else None)
+    rl_ratio = float(ratio) if ratio else (0.5 if name in ROUTED and name != "hpt_static" else None)
     if rl_ratio is not None and not 0.0 < rl_ratio < 1.0:
         raise ValueError(f"{spec!r}: the RL ratio must be in (0, 1)")
     return Method(name, metric or None, rl_ratio)
@@ -431,13 +434,14 @@ def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Pa
     """(sft split, rl split) of a method; None where the method has no such phase."""
     if method.name == "base":
         return None, None
-    if method.name in ("sft", "sft_then_rl", "grpo", "gigpo"):
+    if method.name in ("sft", "sft_then_rl", "grpo", "gigpo", "hpt"):
         return (data if method.uses_sft_all else None), (data if method.uses_rl_all else None)
-    hpt = method.name == "hpt"
+    hpt = method.name == "hpt_static"
     gate = {"pass_rates": pass_rates, "hpt_gate": run.config.hpt_gate,
             "hpt_rollouts": run.config.hpt_rollouts} if hpt else {}
     config = RouteConfig(
-        scores=Path(scores), out_dir=out, data=Path(data), method=method.name, seed=seed,
+        scores=Path(scores), out_dir=out, data=Path(data), method="hpt" if hpt else method.name,
+        seed=seed,
         metric=method.metric if method.name in ("prism", "inverse") else None,
         rl_ratio=0.5 if method.rl_ratio is None else method.rl_ratio, **gate,
         overwrite=True)   # the stage owns out/: an interrupted attempt may have written it
@@ -470,7 +474,8 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
             iterations = max(1, math.ceil(cfg.rl_epochs * len(tasks) / rl.tasks_per_iter))
         grpo_cfg = GRPOConfig.of(rl, model=model, tasks=rl_split, out=home / "grpo",
                                  advantage="gigpo" if method.name == "gigpo" else "grpo",
-                                 iterations=iterations, seed=seed)
+                                 iterations=iterations, seed=seed,
+                                 **({"hpt_gate": cfg.hpt_gate} if method.name == "hpt" else {}))
         info = run.stage(f"{method.label} seed {seed}: {grpo_cfg.advantage.upper()} on {len(tasks)} "
                          f"tasks, {iterations} iterations", home / "grpo", lambda: train_grpo(grpo_cfg),
                          command=command_line("grpo", grpo_cfg))
@@ -530,7 +535,8 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, command: str | None = No
         base = make_base(run, data)
         needs_probe = any(m.name in ("prism", "inverse", "magnitude") for m in methods)
         scores, probe_seconds = make_scores(run, base, data) if needs_probe else (None, 0.0)
-        pass_rates = make_pass_rates(run, base, data) if any(m.name == "hpt" for m in methods) else None
+        pass_rates = (make_pass_rates(run, base, data)
+                      if any(m.name == "hpt_static" for m in methods) else None)
         for method in methods:
             for seed in config.seeds:
                 run_method(run, method, seed, base=base, data=data, scores=scores,

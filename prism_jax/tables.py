@@ -26,12 +26,12 @@ from prism_jax.files import atomic_write, staged_outputs
 
 ENVS = ("alfworld", "webshop")
 ENV_LABELS = {"alfworld": "ALFWorld", "webshop": "WebShop"}
-METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "sft_then_rl", "prism", "inverse",
-           "magnitude")
+METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "hpt_static", "sft_then_rl", "prism",
+           "inverse", "magnitude")
 METRICS = ("gini", "kurtosis", "cv", "l2")
 METRIC_LABELS = {"gini": "Gini", "kurtosis": "Kurtosis", "cv": "CV", "l2": "L2"}
 # Methods that split one data set between SFT and RL, so their split follows rl_ratio.
-ROUTED = ("random", "hpt", "prism", "inverse", "magnitude")
+ROUTED = ("random", "hpt_static", "prism", "inverse", "magnitude")
 NEEDS_METRIC = ("prism", "inverse", "magnitude")
 ALFWORLD_COLUMNS = ("Pick", "Look", "Clean", "Heat", "Cool", "Pick2", "All")
 ALFWORLD_SPLITS = {"valid_seen": "Seen (In-Distribution)",
@@ -262,6 +262,8 @@ def split_label(method: str, runs: Sequence[dict], percent_sign: bool = False) -
         return f"{none} : 100{pc}"
     if method == "sft_then_rl":
         return f"100{pc} : 100{pc}"
+    if method == "hpt":     # online: each task's side is chosen at every iteration
+        return "gated"
     share = _rl_share(runs)
     if share is None:
         return "?"

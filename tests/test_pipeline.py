@@ -98,8 +98,11 @@ def test_method_specs():
     assert parse_method("prism") == Method("prism", "gini", 0.5)
     assert parse_method("magnitude") == Method("magnitude", "l2", 0.5)
     assert parse_method("hpt") == Method("hpt", None, None)
+    # online HPT trains GRPO on every task (the gate picks SFT per task inside the run)
+    assert parse_method("hpt").uses_rl_all and not parse_method("hpt").uses_sft_all
+    assert parse_method("hpt_static") == Method("hpt_static", None, None)
     assert parse_method("grpo").label == "grpo" and parse_method("inverse:cv@0.7").label == "inverse-cv-r0.7"
-    for bad in ("prism:entropy", "grpo@0.3", "sft:gini", "nope", "random@1.5"):
+    for bad in ("prism:entropy", "grpo@0.3", "sft:gini", "nope", "random@1.5", "hpt@0.3"):
         with pytest.raises(ValueError):
             parse_method(bad)
 
