@@ -81,3 +81,54 @@ def test_build_tiny_never_clobbers(tmp_path, monkeypatch):
     assert (kept / "notes.txt").read_text() == "mine" and text.is_file()
     assert prism([*argv, "--out", str(kept), "--overwrite"]) == 0
     assert (kept / "model.safetensors").is_file() and not (kept / "notes.txt").exists()
+
+
+WEB = ["'B0UNGL8ZD8' [SEP] 'Hebroly Handmade Window Curtains' [SEP] '$17.3'",
+       "Your task is to: i want black window curtains, and price lower than 50.00 dollars.",
+       "<action>click[b0ungl8zd8]</action>", "<action>search[window curtains black]</action>"] * 3
+
+
+def _pieces(text: str) -> list[str]:
+    """The word-level split written out by hand: a word or a punctuation run with at most one
+    leading space, or a run of whitespace."""
+    out, i = [], 0
+    while i < len(text):
+        j = i + 1 if text[i] == " " and i + 1 < len(text) and not text[i + 1].isspace() else i
+        if j < len(text) and text[j].isalnum():
+            k = j
+            while k < len(text) and text[k].isalnum():
+                k += 1
+        elif j < len(text) and not text[j].isspace():
+            k = j
+            while k < len(text) and not (text[k].isalnum() or text[k].isspace()):
+                k += 1
+        else:
+            k = i
+            while k < len(text) and text[k].isspace():
+                k += 1
+        out.append(text[i:k])
+        i = k
+    return out
+
+
+def test_word_tokenizer_one_id_per_word_and_exact_round_trip(tmp_path):
+    spec = TinySpec(vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=1,
+                    num_heads=2, num_kv_heads=1, head_dim=16, tokenizer="word")
+    out = build_tiny(tmp_path / "w", WEB, spec)
+    tok = AutoTokenizer.from_pretrained(out)   # transformers reads it as it is
+    text = "Your task is to: i want black window curtains.\n\n'B0UNGL8ZD8' [SEP]"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == _pieces(text.lower())
+    assert tok.decode(ids) == text.lower()
+    # the product id on the page and in the action is the same single token: copying it is one step
+    asin = tok.convert_tokens_to_ids("b0ungl8zd8")
+    assert asin in ids and asin in tok("click[b0ungl8zd8]", add_special_tokens=False)["input_ids"]
+    action = "<action>search[window curtains black]</action><|im_end|>"
+    got = tok(action, add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(got)[:2] == ["<action>", "search"]
+    assert tok.decode(got, skip_special_tokens=True) == "<action>search[window curtains black]</action>"
+    unseen = tok(" zebra", add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(unseen) == ["<unk>"]
+    chat = [{"role": "user", "content": WEB[1]}, {"role": "assistant", "content": WEB[2]}]
+    ids, mask = encode_chat(load_tokenizer(out), chat)
+    assert tok.decode(ids[mask == 1]) == WEB[2] + "<|im_end|>"

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import jax.numpy as jnp
 
@@ -35,6 +36,10 @@ class TinySpec:
     tie_word_embeddings: bool = True
     max_position_embeddings: int = 4096
     rope_theta: float = 10000.0
+    tokenizer: Literal["bpe", "word"] = "bpe"
+    """bpe: byte-level BPE; word: one id per lowercased word of the corpus (copying a word or a
+    product id from the prompt is copying one token, which a model trained from scratch for
+    minutes can learn; words outside the corpus become <unk>)."""
 
 
 def corpus_from_files(paths: Iterable[str | os.PathLike]) -> Iterator[str]:
@@ -67,7 +72,7 @@ def build_tiny(out_dir: str | os.PathLike, corpus: Iterable[str], spec: TinySpec
     """Train a tokenizer on `corpus`, initialise a random tiny Qwen3, save both to `out_dir`
     (an existing non-empty `out_dir` is replaced only with `overwrite`)."""
     with tempfile.TemporaryDirectory() as tok_dir:
-        tok = train_tokenizer(corpus, tok_dir, vocab_size=spec.vocab_size)
+        tok = train_tokenizer(corpus, tok_dir, vocab_size=spec.vocab_size, kind=spec.tokenizer)
         cfg = ModelConfig(
             model_type="qwen3", vocab_size=len(tok), hidden_size=spec.hidden_size,
             intermediate_size=spec.intermediate_size, num_layers=spec.num_layers,

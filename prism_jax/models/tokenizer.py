@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers,
+                        processors, trainers)
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 PAD_TOKEN = "<|endoftext|>"
@@ -344,9 +345,41 @@ def encode_continuation(tokenizer, prompt: Sequence[dict], response: str, *,
     return ids, mask
 
 
+# Word-level pieces: a word with its leading space, a run of punctuation with its leading
+# space, or a run of whitespace. Decoding concatenates the pieces, so text round-trips exactly.
+_WORD_PIECES = r" ?[^\W_]+| ?[^\w\s]+| ?_+|\s+"
+_UNK = "<unk>"
+# Whitespace every chat has (the chat template's newlines), whatever the corpus shows.
+_ALWAYS = (" ", "\n", "\n\n")
+
+
+def _word_level(corpus: Iterable[str], reserved: list[str], vocab_size: int) -> Tokenizer:
+    """A lowercasing word-level tokenizer: the `vocab_size` most frequent pieces of ``corpus``
+    (ties by first occurrence), every byte-free piece outside it `<unk>`."""
+    split = pre_tokenizers.Split(Regex(_WORD_PIECES), behavior="isolated")
+    counts: dict[str, int] = {}
+    cut = re.compile("|".join(map(re.escape, reserved)))
+    for text in corpus:
+        for piece in cut.split(text):
+            for word, _ in split.pre_tokenize_str(piece.lower()):
+                counts[word] = counts.get(word, 0) + 1
+    always = [w for w in _ALWAYS if w not in counts]
+    words = sorted(counts, key=lambda w: -counts[w])[: vocab_size - len(reserved) - 1 - len(always)]
+    vocab = {t: i for i, t in enumerate([*reserved, _UNK, *always, *words])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=_UNK))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = split
+    tok.decoder = decoders.Fuse()
+    return tok
+
+
 def train_tokenizer(corpus: Iterable[str], out_dir: str | os.PathLike, *,
-                    vocab_size: int = 4096) -> PreTrainedTokenizerBase:
+                    vocab_size: int = 4096, kind: str = "bpe") -> PreTrainedTokenizerBase:
     """Train a byte-level BPE on ``corpus`` and save it to ``out_dir`` as a Hugging Face tokenizer.
+
+    ``kind="word"`` makes a lowercasing word-level tokenizer instead (one id per word of the
+    corpus, a product id or a number included, so copying a word from the prompt is copying one
+    token; words outside the corpus become `<unk>`): for models trained from scratch in minutes.
 
     Qwen3-style special tokens (``<|endoftext|>`` pad, ``<|im_start|>``, ``<|im_end|>`` eos),
     ``<think>``, ``</think>``, ``<action>``, ``</action>`` as single added tokens, and a ChatML
@@ -357,6 +390,10 @@ def train_tokenizer(corpus: Iterable[str], out_dir: str | os.PathLike, *,
     ``out_dir`` (a model's weights) are kept.
     """
     reserved = [PAD_TOKEN, IM_START, IM_END, *TAG_TOKENS]
+    if kind not in ("bpe", "word"):
+        raise ValueError(f"tokenizer kind must be 'bpe' or 'word', got {kind!r}")
+    if kind == "word":
+        return _save(_word_level(corpus, reserved, vocab_size), out_dir)
     if vocab_size < 256 + len(reserved):
         raise ValueError(f"vocab_size {vocab_size} is below the 256 byte symbols plus "
                          f"{len(reserved)} reserved tokens")
@@ -374,11 +411,15 @@ def train_tokenizer(corpus: Iterable[str], out_dir: str | os.PathLike, *,
     cut = re.compile("|".join(map(re.escape, reserved)))
     bpe.train_from_iterator((piece for text in corpus for piece in cut.split(text) if piece),
                             trainer=trainer)
-    bpe.add_special_tokens([AddedToken(t, special=True, normalized=False)
-                            for t in (PAD_TOKEN, IM_START, IM_END)])
-    bpe.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
+    return _save(bpe, out_dir)
 
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token=IM_END,
+
+def _save(tok: Tokenizer, out_dir: str | os.PathLike) -> PreTrainedTokenizerBase:
+    """Add the special and tag tokens, wrap with the ChatML template, save atomically."""
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
+                            for t in (PAD_TOKEN, IM_START, IM_END)])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=IM_END,
                                         pad_token=PAD_TOKEN, chat_template=CHATML_TEMPLATE)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
