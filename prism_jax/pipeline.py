@@ -14,12 +14,15 @@ probe by trajectory id, SFT and GRPO from their last checkpoint).
       hpt/pass_rates.jsonl               base-model pass rates (only for hpt_static)
       runs/<method>/seed<k>/             route/, sft/, grpo/, eval/, result.json
       tables/                            Tables 1-4, Figures 3-5 (Markdown, CSV, PNG)
+      analyses/                          held-out 95% intervals, PRISM vs Random, the metrics'
+                                         consensus, raw vs normalised ranks, routed profiles
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import itertools
 import json
 import logging
 import math
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from prism_jax.analyses import write_analyses
 from prism_jax.data import read_trajectories
 from prism_jax.envs.alfworld import generate_games
 from prism_jax.evaluate import EvalSettings, evaluate_model
@@ -41,6 +45,7 @@ from prism_jax.models.builder import TinySpec, build_tiny, corpus_from_files
 from prism_jax.probe_file import ProbeConfig, probe_file
 from prism_jax.route_file import RouteConfig, route_file
 from prism_jax.runs import CONFIG_FILE, Checked, MeshConfig, RunDir, command_args, command_line
+from prism_jax.scores import load_scores
 from prism_jax.sft import SFTConfig, SFTHparams, train_sft
 from prism_jax.tables import load_results, write_report
 
@@ -143,6 +148,8 @@ class PipelineConfig(Checked):
     """Evaluation settings."""
     eval_splits: tuple[str, ...] = ()
     """Evaluation splits (default: valid_seen valid_unseen for ALFWorld, test for WebShop)."""
+    caption: str = ""
+    """Printed under the held-out table of analyses/analyses.md (a preset's simplifications)."""
 
     def check(self) -> None:
         for spec in self.methods:
@@ -349,8 +356,11 @@ def make_base(run: Run, data: Path) -> Path:
                            task_types=list(cfg.warmup.task_types), progress=False)
         if warm_args:
             _prism(warm_args)
+        corpus = corpus_from_files(files)
+        if cfg.model.tiny.tokenizer == "word" and cfg.env == "webshop":
+            corpus = itertools.chain(corpus, _catalog_pages(cfg))
         # the stage owns init/: an interrupted earlier attempt may have left one
-        build_tiny(init, corpus_from_files(files), cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
+        build_tiny(init, corpus, cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
         if not cfg.warmup.n:
             return {"model": str(init)}
         summary = train_sft(warm_sft)
@@ -362,6 +372,18 @@ def make_base(run: Run, data: Path) -> Path:
     info = run.stage("base model: tiny Qwen3 + warm-up SFT", base, go,
                      command="\n".join(shlex.join(c) for c in commands))
     return Path(info["model"])
+
+
+def _catalog_pages(cfg: PipelineConfig):
+    """The WebShop catalog's own text (product ids, titles, prices, descriptions, options), so a
+    word-level vocabulary covers every page the agent can be shown, not only the corpus's."""
+    from prism_jax.envs.webshop.env import default_catalog
+    for p in default_catalog(cfg.data.webshop_products, cfg.data.seed).products:
+        yield f"'{p.asin}' [SEP] '{p.title}' [SEP] '{p.price_tag}' click[{p.asin.lower()}]"
+        yield p.description
+        yield from p.bullet_points
+        for name, values in p.options.items():
+            yield " ".join([name, *values])
 
 
 def make_scores(run: Run, base: Path, data: Path) -> tuple[Path, float]:
@@ -523,6 +545,22 @@ def write_tables(run: Run) -> Path:
     venns = sorted((run.dir / "runs").glob("prism-gini/seed*/route/venn.png"))
     if venns:
         shutil.copyfile(venns[0], out / "figure5_venn.png")
+    write_run_analyses(run)
+    return out
+
+
+def write_run_analyses(run: Run) -> Path:
+    """analyses/: held-out intervals, PRISM vs Random, the metrics' consensus, raw vs normalised
+    ranks and the routed trajectories' profile (`prism_jax.analyses`)."""
+    cfg = run.config
+    scores_path = run.dir / "probe" / "scores.jsonl"
+    scores = load_scores(scores_path) if scores_path.is_file() else None
+    prism = next((parse_method(m) for m in cfg.methods if m.startswith("prism")), None)
+    out = run.dir / "analyses"
+    write_analyses(out, env=cfg.env, runs_dir=run.dir / "runs", scores=scores,
+                   records=_read_jsonl(run.dir / "data" / "trajs.jsonl") if scores else None,
+                   rl_ratio=prism.rl_ratio if prism else 0.5,
+                   metric=prism.metric if prism else "gini", caption=cfg.caption)
     return out
 
 

@@ -68,6 +68,14 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     tables = (run / "tables" / "tables.md").read_text()
     assert "Table 1" in tables and "Table 3" in tables and "PRISM" in tables
     assert (run / "tables" / "table1.csv").is_file() and (run / "tables" / "figure5_venn.png").is_file()
+    # analyses/: the routed profile is the PRISM split's, the held-out row its episodes
+    saved = json.loads((run / "analyses" / "analyses.json").read_text())
+    assert saved["profile"]["sft"]["n"] == saved["profile"]["rl"]["n"] == 4
+    assert [r["n"] for r in saved["heldout"]["rows"]] == [len(episodes)]
+    assert saved["consensus"]["n"] == 8
+    for name in ("analyses.md", "consensus.png", "spearman.png", "routed.png"):
+        assert (run / "analyses" / name).is_file()
+    assert "== analyses" in capsys.readouterr().out
     commands = (run / "commands.txt").read_text()
     assert "prism probe" in commands and "prism route" in commands and "prism pipeline" in commands
     # the recorded training commands rebuild exactly the configs the stages ran with

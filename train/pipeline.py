@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None, prog: str = "prism pipeline") -> int:
     def show(tables: Path) -> None:
         print(f"\n== tables ({tables})\n")
         print((tables / "tables.md").read_text())
+        analyses = tables.parent / "analyses" / "analyses.md"
+        if analyses.is_file():
+            print(f"\n== analyses ({analyses.parent})\n")
+            print(analyses.read_text())
 
     return run(PipelineConfig, lambda config: run_pipeline(config, Path(run_dir), command=command),
                argv, prog, default=preset, description=USAGE.format(presets=", ".join(PRESETS)),
