@@ -16,7 +16,6 @@ qwen3-8b-*, llama3.1-8b-*
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 from prism_jax.evaluate import EvalSettings
@@ -84,39 +83,39 @@ def tiny_webshop() -> PipelineConfig:
 DEMO_MODEL = TinySpec(vocab_size=8192, hidden_size=128, intermediate_size=384, num_layers=2,
                       num_heads=4, num_kv_heads=2, head_dim=32, tokenizer="word")
 
+# Formatted with the run's config (`cfg`) when the analyses are written, so overrides show.
 DEMO_CAPTION = (
     "Held-out: WebShop test goals (never trained on; training uses train goals, the RL tasks "
-    "are the RL split's train goals). Simplifications for a 15-minute CPU run: a 2-layer "
-    "d=128 model trained from scratch with a word-level vocabulary (the catalog's words and "
-    "product ids included); the base is that untrained model; no <think> reasoning in the "
-    "prompt or answers; the prompt shows the current page only, no past steps (verl-agent: 2); "
-    "{n} train trajectories, the probe reading the first {max_len} tokens of each; {eval_n} "
-    "test goals, {max_steps} steps per episode; one seed; GRPO for {rl_iters}. 95% intervals: normal approximation over episodes (score), Wilson (SR).")
+    "are the RL split's train goals). Simplifications for a 15-minute CPU run: a "
+    "{cfg.model.tiny.num_layers}-layer d={cfg.model.tiny.hidden_size} model trained from scratch "
+    "with a word-level vocabulary (the catalog's words and product ids included); the base is "
+    "that untrained model; no <think> reasoning in the prompt or answers; the prompt shows "
+    "{cfg.grpo.history} past steps (verl-agent: 2); {cfg.data.n} train trajectories, the probe "
+    "reading the first {cfg.max_len} tokens of each; {cfg.eval.n} test goals, "
+    "{cfg.eval.max_steps} steps per episode; seeds {cfg.seeds}; GRPO for {cfg.rl_epochs} passes "
+    "over the RL tasks ({cfg.grpo.tasks_per_iter} tasks x {cfg.grpo.group_size} rollouts per "
+    "iteration). 95% intervals: normal approximation over episodes (score), Wilson (SR).")
 
 
 def demo() -> PipelineConfig:
-    """`make demo`: PRISM (Gini) vs Random vs the base model on WebShop, learning visibly on held-out
-    goals within about 15 minutes on 2 CPU cores; every simplification is in the caption."""
-    history, n, eval_n, max_steps = 0, 300, 64, 10
-    cfg = PipelineConfig(
+    """`make demo`: PRISM (Gini) vs Random vs the base model on WebShop, held-out goals, within
+    about 15 minutes on 2 CPU cores; every simplification is in the caption."""
+    return PipelineConfig(
         name="demo", env="webshop",
         model=ModelSource(tiny=DEMO_MODEL),
-        data=DataSource(n=n, seed=0, webshop_products=1000),
+        data=DataSource(n=300, seed=0, webshop_products=1000),
         methods=("base", "prism:gini", "random"), seeds=(0,), max_len=1024, probe_batch_size=16,
         rl_epochs=0.05,
         sft=dataclasses.replace(_SFT, lr=2e-3, epochs=3, warmup_ratio=0.05, batch_size=8,
                                 accum_steps=1, bucket=256, max_len=1024, save_every=1000,
                                 per_step=True),
-        grpo=dataclasses.replace(_GRPO, lr=1e-4, group_size=4, tasks_per_iter=4, max_steps=max_steps,
+        grpo=dataclasses.replace(_GRPO, lr=1e-4, group_size=4, tasks_per_iter=4, max_steps=10,
                                  max_new_tokens=24, mini_batch=0, micro_batch=16, bucket=128,
-                                 save_every=1000, think=False, history=history),
-        eval=EvalSettings(n=eval_n, batch_size=eval_n, max_steps=max_steps, max_new_tokens=24,
-                          temperature=0.4, max_prompt_len=1024),
+                                 save_every=1000, think=False, history=0),
+        eval=EvalSettings(n=64, batch_size=64, max_steps=10, max_new_tokens=24, temperature=0.4,
+                          max_prompt_len=1024),
+        caption=DEMO_CAPTION,
     )
-    rl_iters = math.ceil(cfg.rl_epochs * n / 2 / cfg.grpo.tasks_per_iter)
-    return dataclasses.replace(cfg, caption=DEMO_CAPTION.format(
-        history=history, n=n, eval_n=eval_n, max_steps=max_steps, max_len=cfg.max_len,
-        rl_iters=f"{rl_iters} iterations of {cfg.grpo.tasks_per_iter} tasks x {cfg.grpo.group_size}"))
 
 
 def _paper(name: str, env: str, model_dir: str, arch: str, max_len: int, *, fsdp: int,

@@ -149,7 +149,8 @@ class PipelineConfig(Checked):
     eval_splits: tuple[str, ...] = ()
     """Evaluation splits (default: valid_seen valid_unseen for ALFWorld, test for WebShop)."""
     caption: str = ""
-    """Printed under the held-out table of analyses/analyses.md (a preset's simplifications)."""
+    """Printed under the held-out table of analyses/analyses.md (a preset's simplifications);
+    `{cfg.FIELD}` is replaced by the run's setting (e.g. `{cfg.data.n}`)."""
 
     def check(self) -> None:
         for spec in self.methods:
@@ -560,7 +561,7 @@ def write_run_analyses(run: Run) -> Path:
     write_analyses(out, env=cfg.env, runs_dir=run.dir / "runs", scores=scores,
                    records=_read_jsonl(run.dir / "data" / "trajs.jsonl") if scores else None,
                    rl_ratio=prism.rl_ratio if prism else 0.5,
-                   metric=prism.metric if prism else "gini", caption=cfg.caption)
+                   metric=prism.metric if prism else "gini", caption=cfg.caption.format(cfg=cfg))
     return out
 
 

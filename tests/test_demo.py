@@ -27,11 +27,12 @@ def test_demo_trains_and_evaluates_on_one_prompt(tmp_path):
 
 
 def test_demo_caption_names_its_simplifications():
+    import dataclasses
     cfg = get_config("demo")
-    caption = cfg.caption
-    for fact in (f"{cfg.data.n} train trajectories", f"{cfg.eval.n} test goals",
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, n=123))  # an override shows
+    caption = cfg.caption.format(cfg=cfg)
+    for fact in ("123 train trajectories", f"{cfg.eval.n} test goals",
                  f"{cfg.eval.max_steps} steps per episode", "word-level", "from scratch",
-                 "no <think>", "no past steps", f"first {cfg.max_len} tokens", "one seed",
-                 "never trained on"):
+                 "no <think>", "shows 0 past steps", f"first {cfg.max_len} tokens", "seeds (0,)",
+                 "never trained on", "2-layer d=128"):
         assert fact in caption, fact
-    assert len(cfg.seeds) == 1
