@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from prism_jax import files
 from prism_jax.envs.prompts import PromptConfig, format_response, record_fields
 from prism_jax.episodes import Reply, Request
 
@@ -196,8 +197,6 @@ def _fingerprint(cfg: GenDataConfig, games: list) -> str:
 
 def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
     """Run gen-data as configured; returns {"written", "won", "skipped": [(game, why)]}."""
-    from prism_jax.envs.alfworld.gamegen import atomic_write_text
-
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     games = [str(g) for g in select_games(cfg)]
     plans, skipped = expert_plans(games, cfg.max_steps)
@@ -220,8 +219,7 @@ def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
                         max_steps=cfg.max_steps, prompt=prompt, desc=f"expert {cfg.split}",
                         progress=progress, on_episode=save)
         records = [partial.done[i] for i in sorted(partial.done)]
-        atomic_write_text(Path(cfg.out), "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                 for r in records))
+        files.write_jsonl(cfg.out, records, ensure_ascii=False)
         finished = True
     finally:
         partial.close(remove=finished)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,6 +31,8 @@ from typing import Literal
 import alfworld.gen.constants as C
 import alfworld.gen.goal_library as goal_library
 import numpy as np
+
+from prism_jax import files
 
 TASK_TYPES = {
     "pick_and_place_simple": "Pick",
@@ -334,20 +335,6 @@ def problem_pddl(name: str, scene: Scene, task_type: str, params: dict) -> str:
     return "\n".join(lines) + "\n" + goal
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _game_files(root: Path) -> list[Path]:
     return sorted(root.glob("*/*/*/game.tw-pddl"))
 
@@ -436,7 +423,7 @@ def generate_games(split: str, n: int, out_dir, seed: int = 0,
     out_dir.mkdir(parents=True, exist_ok=True)
     marker = out_dir / GAMES_MARKER
     if not marker.exists():
-        atomic_write_text(marker, json.dumps({"generator": "prism-jax", "version": GENERATOR_VERSION}))
+        files.write_text(marker, json.dumps({"generator": "prism-jax", "version": GENERATOR_VERSION}))
     root = out_dir / split
     paths = []
     for index in track(range(n), desc=f"games {split}", unit="game", enabled=progress):
@@ -448,8 +435,8 @@ def generate_games(split: str, n: int, out_dir, seed: int = 0,
         game, traj = draw_game(split, index, seed, task_type, max_steps)
         traj["prism"]["max_steps"] = max_steps
         folder = root / traj["prism"]["task"] / traj["task_id"]
-        atomic_write_text(folder / "traj_data.json", json.dumps(traj))
-        atomic_write_text(folder / "game.tw-pddl", json.dumps(game))
+        files.write_text(folder / "traj_data.json", json.dumps(traj))
+        files.write_text(folder / "game.tw-pddl", json.dumps(game))
         paths.append(folder / "game.tw-pddl")
     return paths
 

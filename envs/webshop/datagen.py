@@ -10,13 +10,11 @@ files are given.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from prism_jax import files
 from prism_jax.envs.webshop.catalog import DEFAULT_NUM_GOALS, Catalog
 
 
@@ -140,20 +138,6 @@ def trajectory_stats(records: list[dict]) -> dict:
             "max_steps": max(steps)}
 
 
-def write_jsonl_atomic(path: Path, records: list[dict]) -> None:
-    """Write ``records`` one JSON per line; readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
     import tyro
 
@@ -169,7 +153,7 @@ def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
     records = [{"id": f"webshop-{cfg.split}-{i:06d}", **record, "split": cfg.split}
                for i, record in enumerate(expert_records(catalog, task_ids, max_steps=cfg.max_steps,
                                                          prompt=prompt))]
-    write_jsonl_atomic(cfg.out, records)
+    files.write_jsonl(cfg.out, records, ensure_ascii=False)
     wins = sum(r["success"] for r in records)
     mean = sum(r["reward"] for r in records) / len(records) if records else 0.0
     stats = trajectory_stats(records)
