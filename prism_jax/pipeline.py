@@ -37,19 +37,16 @@ from prism_jax.envs.alfworld import generate_games
 from prism_jax.evaluate import EvalSettings, evaluate_model
 from prism_jax.files import write_json, write_jsonl
 from prism_jax.grpo import GRPOConfig, GRPOHparams, load_tasks, train_grpo
+from prism_jax.methods import Method, parse_method
 from prism_jax.models.builder import TinySpec, build_tiny, corpus_from_files
 from prism_jax.probe_file import ProbeConfig, probe_file
 from prism_jax.route_file import RouteConfig, route_file
 from prism_jax.runs import CONFIG_FILE, Checked, MeshConfig, RunDir, command_args, command_line
+from prism_jax.results import load_results
 from prism_jax.sft import SFTConfig, SFTHparams, train_sft
-from prism_jax.tables import load_results, write_report
+from prism_jax.tables import write_report
 
 log = logging.getLogger("prism.pipeline")
-
-METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "sft_then_rl", "prism", "inverse",
-           "magnitude")
-ROUTED = ("random", "hpt", "prism", "inverse", "magnitude")
-
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -146,51 +143,6 @@ class PipelineConfig(Checked):
             parse_method(spec)
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    metric: str | None = None
-    rl_ratio: float | None = None
-
-    @property
-    def label(self) -> str:
-        parts = [self.name] + ([self.metric] if self.metric else [])
-        if self.rl_ratio is not None and self.rl_ratio != 0.5:
-            parts.append(f"r{self.rl_ratio:g}")
-        return "-".join(parts)
-
-    @property
-    def uses_sft_all(self) -> bool:
-        return self.name in ("sft", "sft_then_rl")
-
-    @property
-    def uses_rl_all(self) -> bool:
-        return self.name in ("grpo", "gigpo", "sft_then_rl")
-
-
-def parse_method(spec: str) -> Method:
-    """'prism:gini', 'prism:cv@0.3', 'inverse:kurtosis', 'magnitude', 'random@0.5', 'grpo', ..."""
-    body, _, ratio = spec.partition("@")
-    name, _, metric = body.partition(":")
-    if name not in METHODS:
-        raise ValueError(f"unknown method {spec!r}; methods: {', '.join(METHODS)} "
-                         "(prism/inverse take :gini, :kurtosis or :cv; routed ones take @RATIO)")
-    if name in ("prism", "inverse"):
-        metric = metric or "gini"
-        if metric not in ("gini", "kurtosis", "cv"):
-            raise ValueError(f"{spec!r}: metric must be gini, kurtosis or cv")
-    elif metric:
-        raise ValueError(f"{spec!r}: only prism and inverse take a metric")
-    if name == "magnitude":
-        metric = "l2"
-    if ratio and name not in ROUTED:
-        raise ValueError(f"{spec!r}: only routed methods ({', '.join(ROUTED)}) take @RATIO")
-    rl_ratio = float(ratio) if ratio else (0.5 if name in ROUTED and name != "hpt" else None)
-    if rl_ratio is not None and not 0.0 < rl_ratio < 1.0:
-        raise ValueError(f"{spec!r}: the RL ratio must be in (0, 1)")
-    return Method(name, metric or None, rl_ratio)
 
 
 # ------------------------------------------------------------------------------ bookkeeping
@@ -431,14 +383,14 @@ def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Pa
     """(sft split, rl split) of a method; None where the method has no such phase."""
     if method.name == "base":
         return None, None
-    if method.name in ("sft", "sft_then_rl", "grpo", "gigpo"):
+    if not method.info.routed:
         return (data if method.uses_sft_all else None), (data if method.uses_rl_all else None)
-    hpt = method.name == "hpt"
+    hpt = method.info.gated
     gate = {"pass_rates": pass_rates, "hpt_gate": run.config.hpt_gate,
             "hpt_rollouts": run.config.hpt_rollouts} if hpt else {}
     config = RouteConfig(
         scores=Path(scores), out_dir=out, data=Path(data), method=method.name, seed=seed,
-        metric=method.metric if method.name in ("prism", "inverse") else None,
+        metric=method.metric if len(method.info.metrics) > 1 else None,
         rl_ratio=0.5 if method.rl_ratio is None else method.rl_ratio, **gate,
         overwrite=True)   # the stage owns out/: an interrupted attempt may have written it
     run.stage(f"{method.label} seed {seed}: route", out, lambda: route_file(config) and None,
@@ -452,8 +404,8 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
     cfg = run.config
     home = run.dir / "runs" / method.label / f"seed{seed}"
     sft_split, rl_split = route(run, method, seed, scores, data, home / "route", pass_rates)
-    model, timings = base, {"probe": probe_seconds if method.name in ("prism", "inverse", "magnitude")
-                            else None, "sft": None, "rl": None}
+    model, timings = base, {"probe": probe_seconds if method.info.probes else None, "sft": None,
+                            "rl": None}
     sizes = {"sft": len(_read_jsonl(sft_split)) if sft_split else 0,
              "rl": len(_read_jsonl(rl_split)) if rl_split else 0}
     if sft_split is not None and sizes["sft"]:
@@ -528,9 +480,9 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, command: str | None = No
     with Run(run_dir, config, command) as run:
         data = make_data(run)
         base = make_base(run, data)
-        needs_probe = any(m.name in ("prism", "inverse", "magnitude") for m in methods)
+        needs_probe = any(m.info.probes for m in methods)
         scores, probe_seconds = make_scores(run, base, data) if needs_probe else (None, 0.0)
-        pass_rates = make_pass_rates(run, base, data) if any(m.name == "hpt" for m in methods) else None
+        pass_rates = make_pass_rates(run, base, data) if any(m.info.gated for m in methods) else None
         for method in methods:
             for seed in config.seeds:
                 run_method(run, method, seed, base=base, data=data, scores=scores,

@@ -9,8 +9,8 @@ import shlex
 import pytest
 
 from prism_jax.models.builder import TinySpec, build_tiny
-from prism_jax.pipeline import (DataSource, Method, ModelSource, PipelineConfig, Run, make_data,
-                                make_scores, parse_method, route)
+from prism_jax.methods import parse_method
+from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, Run, make_data, make_scores, route
 from prism_jax.train.cli import main as prism
 
 SHORT = ["--methods", "prism:gini", "--data.n", "8", "--warmup.n", "4", "--warmup.epochs", "1",
@@ -91,17 +91,6 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     assert prism(["pipeline", "--config", "tiny-alfworld", "--run-dir", str(run), *SHORT]) == 0
     assert "==" not in capsys.readouterr().out.split("== tables")[0]
     assert json.loads((home / "result.json").read_text())["eval"] == result["eval"]
-
-
-def test_method_specs():
-    assert parse_method("prism:cv@0.3") == Method("prism", "cv", 0.3)
-    assert parse_method("prism") == Method("prism", "gini", 0.5)
-    assert parse_method("magnitude") == Method("magnitude", "l2", 0.5)
-    assert parse_method("hpt") == Method("hpt", None, None)
-    assert parse_method("grpo").label == "grpo" and parse_method("inverse:cv@0.7").label == "inverse-cv-r0.7"
-    for bad in ("prism:entropy", "grpo@0.3", "sft:gini", "nope", "random@1.5"):
-        with pytest.raises(ValueError):
-            parse_method(bad)
 
 
 def test_unknown_config_lists_presets():
