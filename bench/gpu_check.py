@@ -89,7 +89,7 @@ def main(argv=None) -> int:
 
     from prism_jax import plan as P
     from prism_jax.models import load_pretrained
-    from prism_jax.models.transformer import resolve_attention
+    from prism_jax.models.attention import resolve_attention
     from prism_jax.runtime import enable_compilation_cache
 
     enable_compilation_cache()
