@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prism_jax.envs.alfworld.gamegen import TASK_TYPES
+from prism_jax.envs.alfworld.rooms import TASK_TYPES
 
 
 def success_table(results: list[dict]) -> dict[str, float]:
