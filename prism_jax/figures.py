@@ -4,7 +4,6 @@ to the RL ratio), as matplotlib `Figure`s (object API, no pyplot: no display, no
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -123,14 +122,3 @@ def figure_runs(results: Sequence[dict], name: str) -> list[tuple[str, list[dict
             for env, model in _figure3_panels(groups)
             for method, metric in [("random", None)] + [(me, mt) for me in ("prism", "inverse")
                                                         for mt in METRICS]]
-
-
-def figure3(results: Sequence[dict], path: str | os.PathLike) -> None:
-    """Write Fig. 3 (see `plot_figure3`) as a PNG."""
-    plot_figure3(results).savefig(path, dpi=120, format="png")
-
-
-def figure4(results: Sequence[dict], path: str | os.PathLike) -> None:
-    """Write Fig. 4 (see `plot_figure4`) as a PNG."""
-    plot_figure4(results).savefig(path, dpi=120, format="png")
-
