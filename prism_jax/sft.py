@@ -39,7 +39,7 @@ from prism_jax.data import expand_steps, make_dataset, read_trajectories
 from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
-from prism_jax.models.transformer import Params
+from prism_jax.models.transformer import Params, param_shapes
 from prism_jax.progress import progress as progress_bar
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir, batch_shards  # noqa: F401 (raised by train_sft)
 from prism_jax.sharding import BATCH_AXES, init_state, param_shardings
@@ -226,7 +226,6 @@ def make_train_step(cfg: ModelConfig, optimizer: optax.GradientTransformation, *
     """
     grad_shardings = None
     if mesh is not None:
-        from prism_jax.models.transformer import param_shapes
         grad_shardings = param_shardings(param_shapes(cfg), mesh)
         row_sharding = NamedSharding(mesh, P(None, BATCH_AXES, None))
 

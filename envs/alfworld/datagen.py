@@ -20,9 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import tyro
+
 from prism_jax import files
+from prism_jax.envs.alfworld.expert import ExpertError, expert_steps
+from prism_jax.envs.alfworld.gamegen import SPLIT_SIZES, balanced, generate_games, list_games, owns
 from prism_jax.envs.prompts import PromptConfig, format_response, record_fields
-from prism_jax.episodes import Reply, Request
+from prism_jax.envs.registry import EnvOptions, get_env, parse_count
+from prism_jax.episodes import Reply, Request, play
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +89,6 @@ class ExpertPolicy:
 def expert_plans(games: list, max_steps: int) -> tuple[dict[str, list], list[tuple[str, str]]]:
     """({game: plan} for the games the expert solves within ``max_steps``, [(game, why) for the
     others])."""
-    from prism_jax.envs.alfworld.expert import ExpertError, expert_steps
-
     plans, skipped = {}, []
     for game in games:
         try:
@@ -105,9 +108,6 @@ def expert_episodes(games: list, *, workers: int = 2, envs_per_worker: int = 4, 
                     progress: bool = True, on_episode=None):
     """Play the expert on each game through the engine; `prism_jax.episodes.Episode` per game.
     Every game must have a plan within ``max_steps`` (see `expert_plans`)."""
-    from prism_jax.envs.registry import EnvOptions, get_env
-    from prism_jax.episodes import play
-
     games = [str(g) for g in games]
     plans, skipped = expert_plans(games, max_steps)
     if skipped:
@@ -140,9 +140,6 @@ def trajectory_records(games: list, split: str, *, workers: int = 2, max_steps: 
 def select_games(cfg: GenDataConfig) -> list[Path]:
     """The games of a gen-data run: generated ones in a folder of ours, else the folder's own,
     balanced over the task types; more than a user's folder holds is an error."""
-    from prism_jax.envs.alfworld.gamegen import SPLIT_SIZES, balanced, generate_games, list_games, owns
-    from prism_jax.envs.registry import parse_count
-
     n = parse_count(cfg.n)
     if owns(cfg.games_dir) and not cfg.use_existing:
         return generate_games(cfg.split, SPLIT_SIZES[cfg.split] if n is None else n, cfg.games_dir,
@@ -228,8 +225,6 @@ def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
 
 
 def main(argv: list[str], prog: str = "prism gen-data alfworld") -> int:
-    import tyro
-
     cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

@@ -22,8 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import tyro
+
 from prism_jax import files
+from prism_jax.envs.alfworld.env import task_type_of
+from prism_jax.envs.alfworld.expert import ExpertError, plan_game
 from prism_jax.envs.alfworld.rooms import GENERATOR_VERSION, TASK_TYPES, floor_plans, sample_game
+from prism_jax.envs.registry import parse_count
+from prism_jax.progress import track
 
 # Games per split in ALFWorld's data (json_2.1.1 after its loader's filters); `n="all"` for
 # generated games means this many.
@@ -62,8 +68,6 @@ def _check_owned(root: Path) -> None:
 
 
 def _fits(game: dict, traj: dict, max_steps: int) -> bool:
-    from prism_jax.envs.alfworld.expert import ExpertError, plan_game
-
     try:
         return len(plan_game(game, traj)) <= max_steps
     except ExpertError:
@@ -109,8 +113,6 @@ def generate_games(split: str, n: int, out_dir, seed: int = 0,
     run resumes. ``out_dir`` must be owned (`owns`). Returns the ``game.tw-pddl`` paths in
     index order.
     """
-    from prism_jax.progress import track
-
     task_types = list(task_types or TASK_TYPES)
     unknown = [t for t in task_types if t not in TASK_TYPES]
     if unknown:
@@ -142,8 +144,6 @@ def generate_games(split: str, n: int, out_dir, seed: int = 0,
 def balanced(games: list, n: int | None = None) -> list[Path]:
     """``n`` games (all when None) taken round-robin over the task types, in Table 1's order,
     each type's games ordered by trial id: so n=12 covers every type present twice."""
-    from prism_jax.envs.alfworld.env import task_type_of
-
     by_type: dict[str, list[Path]] = {}
     for game in games:
         game = Path(game)
@@ -214,9 +214,7 @@ class GenGamesConfig:
 
 
 def main(argv: list[str], prog: str = "prism gen-games alfworld") -> int:
-    import tyro
 
-    from prism_jax.envs.registry import parse_count
 
     cfg = tyro.cli(GenGamesConfig, args=argv, prog=prog, description=GenGamesConfig.__doc__)
     try:
@@ -231,6 +229,7 @@ def main(argv: list[str], prog: str = "prism gen-games alfworld") -> int:
     print(f"{len(paths)} {cfg.split} games under {Path(cfg.out) / cfg.split}; every expert plan "
           f"fits {cfg.max_steps} steps ({redrawn} redrawn)")
     if cfg.verify:
+        # local: datagen imports this module (an import cycle)
         from prism_jax.envs.alfworld.datagen import expert_episodes
 
         episodes = expert_episodes(paths, workers=cfg.workers, max_steps=cfg.max_steps,

@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import tyro
+
 from prism_jax import files
+from prism_jax.envs.prompts import PromptConfig, format_response, parse_action, record_fields
+from prism_jax.envs.registry import WebShopSlots
 from prism_jax.envs.webshop.catalog import DEFAULT_NUM_GOALS, Catalog
+from prism_jax.envs.webshop.expert import Expert
+from prism_jax.episodes import Reply, play
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,6 @@ class ExpertPolicy:
         self._experts: dict[int, object] = {}
 
     def __call__(self, requests, key):
-        from prism_jax.envs.prompts import format_response
-        from prism_jax.envs.webshop.expert import Expert
-        from prism_jax.episodes import Reply
-
         replies = []
         for r in requests:
             if r.step == 0:
@@ -90,10 +92,6 @@ class ExpertPolicy:
 def expert_records(catalog: Catalog, task_ids: list[str], *, max_steps: int = 15,
                    prompt=None, batch_size: int = 8, progress: bool = True) -> list[dict]:
     """Play the expert on each goal; trajectory-schema records (without id/split), in order."""
-    from prism_jax.envs.prompts import PromptConfig, record_fields
-    from prism_jax.envs.registry import WebShopSlots
-    from prism_jax.episodes import play
-
     prompt = prompt or PromptConfig()
     if not task_ids:
         return []
@@ -110,8 +108,6 @@ def expert_records(catalog: Catalog, task_ids: list[str], *, max_steps: int = 15
 def expert_episode(catalog: Catalog, task_id: str, *, max_steps: int = 15,
                    think: bool = True) -> dict:
     """Play one goal with the expert; the record of the trajectory schema (without id/split)."""
-    from prism_jax.envs.prompts import PromptConfig
-
     return expert_records(catalog, [task_id], max_steps=max_steps,
                           prompt=PromptConfig(think=think), progress=False)[0]
 
@@ -124,8 +120,6 @@ def trajectory_stats(records: list[dict]) -> dict:
     """How varied the trajectories are: the share that page, go back, open a sub-page or
     search twice (``varied``), the share that search twice (``research``), and the step
     counts' range."""
-    from prism_jax.envs.prompts import parse_action
-
     varied = research = 0
     for r in records:
         actions = [parse_action(m["content"])[0] for m in r["messages"] if m["role"] == "assistant"]
@@ -139,15 +133,12 @@ def trajectory_stats(records: list[dict]) -> dict:
 
 
 def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
-    import tyro
-
     cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
     catalog = load_catalog(cfg)
     task_ids = catalog.list_tasks(cfg.split, cfg.n)
     if len(task_ids) < cfg.n:
         raise SystemExit(f"{prog}: the {cfg.split} split has only {len(task_ids)} goals "
                          f"(asked for {cfg.n}); raise --num-goals")
-    from prism_jax.envs.prompts import PromptConfig
 
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     records = [{"id": f"webshop-{cfg.split}-{i:06d}", **record, "split": cfg.split}

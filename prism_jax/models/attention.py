@@ -81,6 +81,7 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, impl: s
 
 def _splash(q, k, v, mask):
     """Causal splash attention with the key-padding mask as segment ids (1 real, 0 padding)."""
+    # lazy: the Pallas TPU kernels load only when splash attention is chosen
     from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as sk
     from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_mask as sm
 
