@@ -45,6 +45,9 @@ from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.progress import progress as progress_bar
+from prism_jax.episodes import Step
+from prism_jax.evaluate import EvalSettings, evaluate_policy
+from prism_jax.policy import ModelPolicy
 from prism_jax.rollout import ModelSampler, RolloutConfig, episode_stats, rollout
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir  # noqa: F401 (raised by train_grpo)
 
@@ -180,17 +183,21 @@ def low_var_kl(logp, ref_logp):
 def _loss(params, batch, *, cfg, settings, compute_dtype):
     """sum_b weights[b] * sum_t (loss of response token t of row b): with the weights that
     `row_weights` gives, accumulating micro-batch gradients yields the mini-batch's loss under
-    the chosen aggregation."""
+    the chosen aggregation. A row's loss is PPO's clipped surrogate (+ KL, - entropy bonus), or,
+    for a demonstration row (batch["sft"] = 1, online HPT), the SFT loss -log p of its tokens."""
     where = target_weights(batch, "response_mask")
     logp, entropy = token_logprobs(params, cfg, batch, chunk=settings.chunk,
                                    temperature=settings.temperature, compute_dtype=compute_dtype,
                                    remat=settings.remat, entropy=True, where=where)
-    mask = where * batch["weights"][:, None]
+    weighted = where * batch["weights"][:, None]
+    sft = batch["sft"][:, None]
+    mask, sft_mask = weighted * (1.0 - sft), weighted * sft     # GRPO rows, demonstration rows
     old = batch["old_logprobs"]
     per_token, was_clipped, lower = clipped_surrogate(
         logp, old, batch["advantages"][:, None], settings.clip, settings.clip_high,
         settings.clip_ratio_c)
-    total = jnp.sum(per_token * mask)
+    sft_loss = -jnp.sum(logp * sft_mask)
+    total = jnp.sum(per_token * mask) + sft_loss
     kl = jnp.float32(0.0)
     if settings.kl_coef:
         kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"]) * mask)
@@ -199,7 +206,7 @@ def _loss(params, batch, *, cfg, settings, compute_dtype):
     total = total - settings.entropy_coef * ent
     aux = {"pg_loss": jnp.sum(per_token * mask), "clip_frac": jnp.sum(was_clipped * mask),
            "clip_frac_lower": jnp.sum(lower * mask), "ppo_kl": jnp.sum((old - logp) * mask),
-           "entropy": ent, "kl": kl}
+           "entropy": ent, "kl": kl, "sft_loss": sft_loss}
     return total, aux
 
 
@@ -249,8 +256,8 @@ def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
     """Jitted `(params, batch) -> (grads, aux)`: the gradient of one micro-batch's share of the
     mini-batch's loss. batch: input_ids, attention_mask, response_mask int32 [B, T];
     old_logprobs (and ref_logprobs with KL) float32 [B, T] aligned with the token they score;
-    advantages and weights (`row_weights`) float32 [B]. aux: the weighted sums of pg_loss,
-    clip_frac, clip_frac_lower, ppo_kl, entropy and kl. With `grad_shardings` (a mesh run) the
+    advantages, weights (`row_weights`) and sft (1: a demonstration row) float32 [B]. aux: the
+    weighted sums of pg_loss, clip_frac, clip_frac_lower, ppo_kl, entropy, kl and sft_loss. With `grad_shardings` (a mesh run) the
     gradients come out sharded like the parameters."""
     fn = partial(_loss, cfg=cfg, settings=settings, compute_dtype=compute_dtype)
     grad = jax.grad(fn, has_aux=True)
@@ -294,14 +301,15 @@ def rows_of(episodes) -> tuple[list, dict[str, np.ndarray | list]]:
 
 
 def pack_rows(steps, advantages, *, rows: int, pad_id: int, multiple: int = 64,
-              weights=None) -> dict[str, np.ndarray]:
+              weights=None, sft=None) -> dict[str, np.ndarray]:
     """Right-padded (prompt + response) sequences of `steps` as one batch of `rows` rows.
 
     Returns input_ids, attention_mask, response_mask int32 [rows, T] (T = the longest sequence
     rounded up to `multiple`), old_logprobs float32 [rows, T] (each response token's sampled
     log-prob at its own position), advantages and weights (the loss weight of each row, see
-    `row_weights`; default 1) float32 [rows]. Rows beyond len(steps) are empty (all masks and
-    weights 0), so micro-batches keep one shape.
+    `row_weights`; default 1) and sft (1 for a demonstration row trained with the SFT loss;
+    default 0) float32 [rows]. Rows beyond len(steps) are empty (all masks and weights 0), so
+    micro-batches keep one shape.
     """
     from prism_jax.sampler import bucket
 
@@ -313,8 +321,11 @@ def pack_rows(steps, advantages, *, rows: int, pad_id: int, multiple: int = 64,
            "response_mask": np.zeros((rows, length), np.int32),
            "old_logprobs": np.zeros((rows, length), np.float32),
            "advantages": np.zeros((rows,), np.float32),
-           "weights": np.zeros((rows,), np.float32)}
+           "weights": np.zeros((rows,), np.float32),
+           "sft": np.zeros((rows,), np.float32)}
     out["weights"][:len(steps)] = 1.0 if weights is None else weights
+    if sft is not None:
+        out["sft"][:len(steps)] = sft
     for i, (s, a) in enumerate(zip(steps, advantages)):
         p, r = len(s.prompt_ids), len(s.response_ids)
         out["input_ids"][i, :p + r] = np.concatenate([s.prompt_ids, s.response_ids])
@@ -323,6 +334,59 @@ def pack_rows(steps, advantages, *, rows: int, pad_id: int, multiple: int = 64,
         out["old_logprobs"][i, p:p + r] = s.logprobs
         out["advantages"][i] = a
     return out
+
+
+def demonstration_steps(records, tokenizer, *, max_prompt_len: int) -> dict[str, list[Step]]:
+    """{task_id: the Steps of its first demonstration} for online HPT's SFT rows.
+
+    Each step's prompt is what a rollout renders at that step (`data.expand_steps`, tokenised by
+    `encode_continuation`: token for token the rollout prompt), its response the demonstrated
+    turn plus the end-of-turn token. A step whose prompt exceeds `max_prompt_len` is left out
+    (counted in a warning). Raises ValueError for a record without per-step ``turns``.
+    """
+    from prism_jax.data import expand_steps
+    from prism_jax.models.tokenizer import encode_continuation
+
+    first = {}
+    for rec in records:
+        first.setdefault(rec["task_id"], rec)
+    out, dropped = {}, 0
+    for task, rec in first.items():
+        steps = []
+        for ex in expand_steps([rec]):
+            prompt, reply = ex["messages"][:-1], ex["messages"][-1]["content"]
+            ids, mask = encode_continuation(tokenizer, prompt, reply, enable_thinking=ex["think"])
+            p = int(np.argmax(mask))
+            if p > max_prompt_len:
+                dropped += 1
+                continue
+            steps.append(Step(ids[:p], ids[p:], np.zeros(len(ids) - p, np.float32), reply, "", ""))
+        out[task] = steps
+    if dropped:
+        logger.warning("online HPT: %d demonstration steps have prompts over %d tokens and are "
+                       "left out", dropped, max_prompt_len)
+    return out
+
+
+def online_hpt(steps, advantages, row_groups, episodes, tasks, demos, gate: int):
+    """HPT's per-task switch on one iteration's rows -> (steps, advantages, sft bool [N], stats).
+
+    A group (task `tasks[g]`) whose episodes have at most `gate` successes gives up its rollout
+    rows and contributes its demonstration's steps (`demos[task]`, advantage 0, sft True)
+    instead; the other groups keep their GRPO rows. row_groups [N]: the group of each row.
+    """
+    wins: dict[int, int] = {}
+    for e in episodes:
+        wins[e.group] = wins.get(e.group, 0) + bool(e.success)
+    to_sft = sorted(g for g, n in wins.items() if n <= gate)
+    rl = np.array([g not in to_sft for g in row_groups], bool)
+    demo = [s for g in to_sft for s in demos[tasks[g]]]
+    out_steps = [s for s, k in zip(steps, rl) if k] + demo
+    out_adv = np.concatenate([np.asarray(advantages)[rl], np.zeros(len(demo))]).astype(np.float32)
+    sft = np.concatenate([np.zeros(int(rl.sum()), bool), np.ones(len(demo), bool)])
+    stats = {"hpt_sft_tasks": len(to_sft), "hpt_rl_tasks": len(wins) - len(to_sft),
+             "sft_rows": len(demo)}
+    return out_steps, out_adv, sft, stats
 
 
 # ------------------------------------------------------------------------------ training
@@ -387,6 +451,22 @@ class GRPOHparams(MeshConfig):
     """Recompute the behaviour log-probs with the update's own forward before the update
     (verl's old_log_prob), so every PPO ratio starts at 1. False takes the log-probs the sampler
     recorded (at its sampling temperature, from the KV-cache decode path)."""
+    hpt_gate: int | None = None
+    """Online HPT (Lv et al. 2025): a task whose group_size rollouts have at most this many
+    successes trains on its demonstration (the --tasks record's steps, per-step prompts as
+    rollouts render them) with the SFT loss instead of GRPO on its rollouts, in the same update.
+    None: plain GRPO. The paper's gate is 0 or 2 of 8."""
+    val_every: int = 0
+    """Validate every N iterations (and after the last) on val_n tasks of val_split, as
+    verl-agent's trainer does (test_freq 5); the tables go to metrics.jsonl as val/*. 0: never."""
+    val_n: int = 32
+    """Validation tasks (ALFWorld: round-robin over the task types)."""
+    val_split: str | None = None
+    """Validation split (default: the env's first evaluation split, valid_seen / test)."""
+    val_temperature: float = 0.4
+    """Validation sampling temperature (verl-agent's 0.4; 0 is greedy)."""
+    val_games_dir: Path | None = None
+    """ALFWorld: game root of the validation split (default: data/alfworld, as `prism eval`)."""
     kl_coef: float = 0.0
     """Weight of the k3 KL to the start model (0: no KL term and no reference model)."""
     entropy_coef: float = 0.0
@@ -467,6 +547,12 @@ class GRPOHparams(MeshConfig):
         if not 0 < self.clip < 1 or (self.clip_high is not None and self.clip_high <= 0):
             raise ValueError(f"clip must be in (0, 1) and clip_high > 0, got {self.clip}, "
                              f"{self.clip_high}")
+        if self.hpt_gate is not None and not 0 <= self.hpt_gate < self.group_size:
+            raise ValueError(f"hpt_gate must be in [0, group_size = {self.group_size}), got "
+                             f"{self.hpt_gate}")
+        if self.val_every < 0 or self.val_n < 1 or self.val_temperature < 0:
+            raise ValueError(f"val_every must be >= 0, val_n >= 1 and val_temperature >= 0, got "
+                             f"{self.val_every}, {self.val_n}, {self.val_temperature}")
         if self.loss_agg not in LOSS_AGGS:
             raise ValueError(f"loss_agg must be one of {', '.join(LOSS_AGGS)}, got {self.loss_agg!r}")
 
@@ -632,30 +718,33 @@ class Updater:
         from prism_jax.sharding import init_state
         return init_state(self.optimizer.init, params, self.mesh)
 
-    def __call__(self, params, opt_state, steps, advantages, rng: np.random.Generator):
+    def __call__(self, params, opt_state, steps, advantages, rng: np.random.Generator, sft=None):
         """Returns new params, opt_state and the update's metrics (means over mini-batches).
 
         `ppo_epochs` passes over the rows, each in a fresh shuffled order cut into mini-batches
-        of `mini_batch` rows, one AdamW step each (verl's actor update)."""
+        of `mini_batch` rows, one AdamW step each (verl's actor update). sft: bool [N], rows
+        trained with the SFT loss instead (online HPT's demonstrations; their advantages are
+        ignored)."""
         config = self.config
+        sft = np.zeros(len(steps), bool) if sft is None else np.asarray(sft, bool)
         if self.old_fn is not None:
             steps = self._behaviour_logprobs(params, steps)
         size = config.mini_batch or len(steps)
-        keys = ("pg_loss", "clip_frac", "clip_frac_lower", "ppo_kl", "entropy", "kl")
+        keys = ("pg_loss", "clip_frac", "clip_frac_lower", "ppo_kl", "entropy", "kl", "sft_loss")
         sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
         n_mini = 0
         for _ in range(config.ppo_epochs):
             order = rng.permutation(len(steps))
             for start in range(0, len(order), size):
                 params, opt_state, metrics = self._mini_batch(params, opt_state, steps, advantages,
-                                                              order[start:start + size])
+                                                              sft, order[start:start + size])
                 for k, v in metrics.items():
                     sums[k] += v
                 n_mini += 1
         return params, opt_state, {k: v / max(n_mini, 1) for k, v in sums.items()} | {
             "optimizer_steps": n_mini}
 
-    def _mini_batch(self, params, opt_state, steps, advantages, mini):
+    def _mini_batch(self, params, opt_state, steps, advantages, sft, mini):
         config = self.config
         # Similar lengths share a micro-batch, so little compute goes to padding.
         mini = sorted(mini, key=lambda i: len(steps[i].prompt_ids) + len(steps[i].response_ids))
@@ -667,7 +756,8 @@ class Updater:
             batch = self._put(pack_rows([steps[i] for i in idx], advantages[idx],
                                         rows=config.micro_batch, pad_id=self.pad_id,
                                         multiple=config.bucket,
-                                        weights=weights[m:m + config.micro_batch]))
+                                        weights=weights[m:m + config.micro_batch],
+                                        sft=sft[idx]))
             if self.ref_fn is not None:
                 batch["ref_logprobs"] = self.ref_fn(self.ref_params, batch)
             g, aux = self.grad_fn(params, batch)
@@ -710,6 +800,29 @@ def sampling_params(params, dtype):
     return params if dtype == jnp.float32 else cast_params(params, dtype)
 
 
+def validate(params, cfg: ModelConfig, tokenizer, env: str, config: GRPOConfig, compute_dtype,
+             max_steps: int) -> dict[str, float]:
+    """The current policy's evaluation table on val_n tasks of val_split -> {"val/KEY": value}
+    (verl-agent's periodic validation: the same episodes at every validation)."""
+    from prism_jax.envs.registry import get_env
+
+    split = config.val_split or get_env(env).eval_splits[0]
+    settings = EvalSettings(
+        n=config.val_n, batch_size=min(config.val_n, config.tasks_per_iter * config.group_size),
+        max_steps=max_steps, temperature=config.val_temperature, top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens,
+        max_prompt_len=config.max_prompt_len or ENV_DEFAULTS[env]["max_prompt_len"],
+        think=config.think, history=config.history, prompt_style=config.prompt_style,
+        seed=config.seed, data_seed=config.webshop_seed, num_products=config.webshop_products,
+        games_dir=config.val_games_dir)
+    policy = ModelPolicy(sampling_params(params, compute_dtype), cfg, tokenizer,
+                         max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                         top_p=settings.top_p, max_prompt_len=settings.max_prompt_len,
+                         think=settings.think, bucket=config.bucket, max_batch=settings.batch_size)
+    table = evaluate_policy(policy, env, [split], settings)["eval"][split]
+    return {f"val/{k}": float(v) for k, v in table.items() if isinstance(v, (int, float))}
+
+
 def train_grpo(config: GRPOConfig, *, progress: bool = True) -> dict:
     """Run (or resume) GRPO/GiGPO as configured; returns a summary dict.
 
@@ -747,6 +860,11 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
     ref_params = cast_params(params, compute_dtype) if config.kl_coef else None
     updater = Updater(cfg, config, pad_id, compute_dtype, ref_params, mesh=mesh)
     opt_state = updater.init(params)
+    demos = None
+    if config.hpt_gate is not None:
+        from prism_jax.data import read_trajectories
+        demos = demonstration_steps(read_trajectories(config.tasks), tokenizer,
+                                    max_prompt_len=rollout_config.max_prompt_len)
 
     run.start()
     ckpt = run.checkpointer(every=config.save_every, keep=config.keep)
@@ -783,22 +901,33 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
                     **cols, method=config.advantage, norm=config.gigpo_norm, gamma=config.gamma,
                     step_weight=config.step_weight, invalid_penalty=config.invalid_penalty,
                     episode_stats=config.episode_stats)
-                kept = len(steps)
+                keep = np.ones(len(steps), bool)
                 if config.filter_groups:
-                    keep = informative_rows(cols["group"], cols["episode"], cols["episode_reward"])
-                    steps, adv, kept = [s for s, k in zip(steps, keep) if k], adv[keep], int(keep.sum())
+                    keep &= informative_rows(cols["group"], cols["episode"], cols["episode_reward"])
+                steps, adv = [s for s, k in zip(steps, keep) if k], adv[keep]
+                groups_kept = np.asarray(cols["group"])[keep]
+                sft_rows, hpt = np.zeros(len(steps), bool), {}
+                if demos is not None:
+                    steps, adv, sft_rows, hpt = online_hpt(steps, adv, groups_kept, episodes,
+                                                           chosen, demos, config.hpt_gate)
+                kept = int((~sft_rows).sum())
                 upd = {"optimizer_steps": 0}
                 if steps:
                     with run.nan_guard(it + 1, ckpt):
                         params, opt_state, upd = updater(params, opt_state, steps,
                                                          adv.astype(np.float32),
-                                                         np.random.default_rng([config.seed, it, 1]))
+                                                         np.random.default_rng([config.seed, it, 1]),
+                                                         sft=sft_rows)
                 t2 = time.perf_counter()
-                last = {**episode_stats(played), **upd,
-                        "advantage_abs_mean": float(np.abs(adv).mean()) if kept else 0.0,
+                last = {**episode_stats(played), **upd, **hpt,
+                        "advantage_abs_mean": float(np.abs(adv[~sft_rows]).mean()) if kept else 0.0,
                         "rows": len(cols["group"]), "rows_trained": kept,
                         "episodes_lost": len(played) - len(episodes),
                         "time_rollout": t1 - t0, "time_update": t2 - t1}
+                if config.val_every and ((it + 1) % config.val_every == 0
+                                         or it + 1 == config.iterations):
+                    last |= validate(params, cfg, tokenizer, env, config, compute_dtype, max_steps)
+                    last["time_val"] = time.perf_counter() - t2
                 writer.write(it + 1, last)
                 ckpt.save(it + 1, params, opt_state, rng=np.asarray([config.seed, it + 1]),
                           force=it + 1 == config.iterations)

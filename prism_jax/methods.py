@@ -19,15 +19,17 @@ METRIC_LABELS = {"gini": "Gini", "kurtosis": "Kurtosis", "cv": "CV", "l2": "L2"}
 # The paper's main comparisons route half of the data to RL; other ratios belong to Fig. 4.
 MAIN_RL_RATIO = 0.5
 
-Phase = Literal["none", "all", "split"]
+# Which data a phase trains on: none, all of it, its share of a routed split, or (online HPT's
+# SFT) the tasks whose rollouts the gate finds too weak, chosen anew at every GRPO iteration.
+Phase = Literal["none", "all", "split", "gated"]
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """One method. `sft` / `rl`: which data the phase trains on ("split": its share of a routed
-    split). `metrics`: the scores it may route on (first = default; empty: it needs none).
-    `probes`: whether it needs Stage I's gradient scores. `gated`: the split comes from HPT's
-    pass-rate gate, not from a ratio."""
+    """One method. `sft` / `rl`: which data the phase trains on (`Phase`). `metrics`: the scores
+    it may route on (first = default; empty: it needs none). `probes`: whether it needs Stage I's
+    gradient scores. `pass_rates`: its split comes from HPT's gate on the base model's pass
+    rates, not from a ratio."""
 
     name: str
     label: str
@@ -35,12 +37,17 @@ class MethodInfo:
     rl: Phase
     metrics: tuple[str, ...] = ()
     probes: bool = False
-    gated: bool = False
+    pass_rates: bool = False
 
     @property
     def routed(self) -> bool:
-        """Whether it splits one data set between SFT and RL (its split follows rl_ratio)."""
+        """Whether it splits one data set between SFT and RL before training."""
         return self.sft == "split"
+
+    @property
+    def route_method(self) -> str:
+        """Its `RouteConfig.method` (route_file's split rule)."""
+        return "hpt" if self.pass_rates else self.name
 
 
 TABLE = {m.name: m for m in (
@@ -49,7 +56,8 @@ TABLE = {m.name: m for m in (
     MethodInfo("grpo", "GRPO", sft="none", rl="all"),
     MethodInfo("gigpo", "GiGPO", sft="none", rl="all"),
     MethodInfo("random", "Random", sft="split", rl="split"),
-    MethodInfo("hpt", "HPT", sft="split", rl="split", gated=True),
+    MethodInfo("hpt", "HPT", sft="gated", rl="all"),
+    MethodInfo("hpt_static", "HPT (static)", sft="split", rl="split", pass_rates=True),
     MethodInfo("sft_then_rl", "SFT-then-RL", sft="all", rl="all"),
     MethodInfo("prism", "PRISM", sft="split", rl="split", metrics=CONCENTRATION, probes=True),
     MethodInfo("inverse", "Inverse", sft="split", rl="split", metrics=CONCENTRATION, probes=True),
@@ -94,7 +102,7 @@ def parse_method(spec: str) -> Method:
     """'prism:gini', 'prism:cv@0.3', 'inverse:kurtosis', 'magnitude', 'random@0.5', 'grpo', ...
 
     A metric chooses among the method's scores (default: its first); @RATIO is the RL share of
-    a ratio-routed method (default 0.5; HPT's gate sets its own)."""
+    a ratio-routed method (default 0.5; hpt_static's gate sets its own)."""
     body, _, ratio = spec.partition("@")
     name, _, metric = body.partition(":")
     if name not in TABLE:
@@ -114,7 +122,7 @@ def parse_method(spec: str) -> Method:
         metric = m.metrics[0] if m.metrics else None
     if ratio and not m.routed:
         raise ValueError(f"{spec!r}: only routed methods ({', '.join(ROUTED)}) take @RATIO")
-    rl_ratio = float(ratio) if ratio else (MAIN_RL_RATIO if m.routed and not m.gated else None)
+    rl_ratio = float(ratio) if ratio else (MAIN_RL_RATIO if m.routed and not m.pass_rates else None)
     if rl_ratio is not None and not 0.0 < rl_ratio < 1.0:
         raise ValueError(f"{spec!r}: the RL ratio must be in (0, 1)")
     return Method(name, metric or None, rl_ratio)

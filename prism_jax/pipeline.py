@@ -11,7 +11,7 @@ probe by trajectory id, SFT and GRPO from their last checkpoint).
                                          names ALFWorld's own (read, never written)
       base/                              the base model (tiny: built + SFT warm-up)
       probe/scores.jsonl                 stage I+II
-      hpt/pass_rates.jsonl               base-model pass rates (only for the HPT baseline)
+      hpt/pass_rates.jsonl               base-model pass rates (only for hpt_static)
       runs/<method>/seed<k>/             route/, sft/, grpo/, eval/, result.json
       tables/                            Tables 1-4, Figures 3-5 (Markdown, CSV, PNG)
 """
@@ -111,8 +111,10 @@ class PipelineConfig(Checked):
     data: DataSource = DataSource()
     warmup: WarmUp = WarmUp()
     methods: tuple[str, ...] = ("prism:gini",)
-    """Methods to run: base, sft, grpo, gigpo, random, hpt, sft_then_rl, prism:METRIC,
-    inverse:METRIC, magnitude; append @RATIO for another RL share (e.g. prism:cv@0.3)."""
+    """Methods to run: base, sft, grpo, gigpo, random, hpt (online: GRPO on all tasks, a task whose
+    rollouts have <= hpt_gate successes trained on its demonstration in the same update), hpt_static (the base model's pass rates route each
+    trajectory once, then SFT, then GRPO), sft_then_rl, prism:METRIC, inverse:METRIC, magnitude;
+    append @RATIO for another RL share (e.g. prism:cv@0.3)."""
     seeds: tuple[int, ...] = (0,)
     """Seeds of each method (tables report the mean over seeds)."""
     max_len: int = 2048
@@ -125,9 +127,10 @@ class PipelineConfig(Checked):
     """RL budget as passes over the RL task set: iterations = ceil(rl_epochs * tasks /
     tasks_per_iter), so every method gets the same budget per task (0: use grpo.iterations)."""
     hpt_gate: int = 0
-    """HPT: successes out of hpt_rollouts at or below which a task goes to SFT."""
+    """HPT (online and static): successes out of a task's rollouts (group_size online,
+    hpt_rollouts static) at or below which it trains on its demonstration with the SFT loss."""
     hpt_rollouts: int = 8
-    """HPT: rollouts per task used to measure the base model's pass rate."""
+    """hpt_static: rollouts per task used to measure the base model's pass rate."""
     sft: SFTHparams = SFTHparams()
     """SFT hyperparameters (each run's model, data and output directory are the pipeline's)."""
     grpo: GRPOHparams = GRPOHparams()
@@ -385,12 +388,12 @@ def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Pa
         return None, None
     if not method.info.routed:
         return (data if method.uses_sft_all else None), (data if method.uses_rl_all else None)
-    hpt = method.info.gated
+    hpt = method.info.pass_rates
     gate = {"pass_rates": pass_rates, "hpt_gate": run.config.hpt_gate,
             "hpt_rollouts": run.config.hpt_rollouts} if hpt else {}
     config = RouteConfig(
-        scores=Path(scores), out_dir=out, data=Path(data), method=method.name, seed=seed,
-        metric=method.metric if len(method.info.metrics) > 1 else None,
+        scores=Path(scores), out_dir=out, data=Path(data), method=method.info.route_method,
+        seed=seed, metric=method.metric if len(method.info.metrics) > 1 else None,
         rl_ratio=0.5 if method.rl_ratio is None else method.rl_ratio, **gate,
         overwrite=True)   # the stage owns out/: an interrupted attempt may have written it
     run.stage(f"{method.label} seed {seed}: route", out, lambda: route_file(config) and None,
@@ -422,7 +425,8 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
             iterations = max(1, math.ceil(cfg.rl_epochs * len(tasks) / rl.tasks_per_iter))
         grpo_cfg = GRPOConfig.of(rl, model=model, tasks=rl_split, out=home / "grpo",
                                  advantage="gigpo" if method.name == "gigpo" else "grpo",
-                                 iterations=iterations, seed=seed)
+                                 iterations=iterations, seed=seed,
+                                 **({"hpt_gate": cfg.hpt_gate} if method.info.sft == "gated" else {}))
         info = run.stage(f"{method.label} seed {seed}: {grpo_cfg.advantage.upper()} on {len(tasks)} "
                          f"tasks, {iterations} iterations", home / "grpo", lambda: train_grpo(grpo_cfg),
                          command=command_line("grpo", grpo_cfg))
@@ -482,7 +486,8 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, command: str | None = No
         base = make_base(run, data)
         needs_probe = any(m.info.probes for m in methods)
         scores, probe_seconds = make_scores(run, base, data) if needs_probe else (None, 0.0)
-        pass_rates = make_pass_rates(run, base, data) if any(m.info.gated for m in methods) else None
+        pass_rates = (make_pass_rates(run, base, data)
+                      if any(m.info.pass_rates for m in methods) else None)
         for method in methods:
             for seed in config.seeds:
                 run_method(run, method, seed, base=base, data=data, scores=scores,

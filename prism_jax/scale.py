@@ -148,7 +148,9 @@ def grpo_memory(cfg: ModelConfig, mesh: Mesh, *, batch: int, seq_len: int, remat
                   "advantages": jax.ShapeDtypeStruct((batch,), jnp.float32,
                                                      sharding=NamedSharding(mesh, P(("data", "fsdp")))),
                   "weights": jax.ShapeDtypeStruct((batch,), jnp.float32,
-                                                  sharding=NamedSharding(mesh, P(("data", "fsdp"))))}
+                                                  sharding=NamedSharding(mesh, P(("data", "fsdp")))),
+                  "sft": jax.ShapeDtypeStruct((batch,), jnp.float32,
+                                              sharding=NamedSharding(mesh, P(("data", "fsdp"))))}
     shardings = param_shardings(param_shapes(cfg), mesh)
 
     def update(params, opt_state, acc, rows):

@@ -64,6 +64,8 @@ def split_label(method: str, runs: Sequence[dict], percent_sign: bool = False) -
     pc = "%" if percent_sign else ""
     none = f"0{pc}" if percent_sign else "-"
     phases = TABLE[method]
+    if phases.sft == "gated":     # online: each task's side is chosen at every iteration
+        return "gated"
     if not phases.routed:
         shown = {"none": none, "all": f"100{pc}"}
         return f"{shown[phases.sft]} : {shown[phases.rl]}"

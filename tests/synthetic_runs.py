@@ -16,7 +16,7 @@ def run(env: str, method: str, seed: int = 0, *, metric: str | None = None,
     if rl_ratio is None and method in ROUTED:
         rl_ratio = 0.5
     sizes = {"base": (0, 0), "sft": (100, 0), "grpo": (0, 100), "gigpo": (0, 100),
-             "sft_then_rl": (100, 100)}.get(method)
+             "sft_then_rl": (100, 100), "hpt": (0, 100)}.get(method)
     if sizes is None:
         sizes = (round(100 * (1 - rl_ratio)), round(100 * rl_ratio))
     if env == "alfworld":

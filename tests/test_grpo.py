@@ -446,3 +446,108 @@ def test_kill_during_grpo_and_resume_equals_uninterrupted(tmp_path):
     assert strip(read_metrics(run)) == strip(read_metrics(tmp_path / "straight"))
     assert (run / "final" / "model.safetensors").is_file()
 
+
+
+@pytest.mark.usefixtures("highest_precision")
+def test_online_hpt_gate_zero_trains_failed_task_on_its_demonstration_in_the_same_update(tiny):
+    """HPT with gate 0: task A's two rollouts both failed, so its rollout rows are dropped and its
+    demonstration's two steps train with the SFT loss; task B had a success, so its rollout rows
+    train with GRPO. One AdamW step over all four rows equals the step on a hand-written
+    objective: (sum over B's tokens of -A * ratio + sum over A's demonstration tokens of -log p)
+    / all tokens, from a plain forward pass."""
+    from pathlib import Path
+
+    import optax
+
+    from prism_jax.episodes import Episode
+    from prism_jax.grpo import GRPOConfig, Updater, online_hpt
+
+    cfg, params = tiny
+    rng = np.random.default_rng(7)
+    rollouts, demo_a, demo_b = _steps(rng, 4), _steps(rng, 2), _steps(rng, 1)
+    episodes = [Episode("A", 0, success=False), Episode("A", 0, success=False),
+                Episode("B", 1, success=True), Episode("B", 1, success=False)]
+    adv = np.array([0.0, 0.0, 0.7, -0.7], np.float32)
+    steps, out_adv, sft, stats = online_hpt(rollouts, adv, [0, 0, 1, 1], episodes, ["A", "B"],
+                                            {"A": demo_a, "B": demo_b}, gate=0)
+    assert [id(s) for s in steps] == [id(s) for s in (rollouts[2], rollouts[3], *demo_a)]
+    np.testing.assert_array_equal(sft, [False, False, True, True])
+    np.testing.assert_array_equal(out_adv, np.float32([0.7, -0.7, 0.0, 0.0]))
+    assert stats == {"hpt_sft_tasks": 1, "hpt_rl_tasks": 1, "sft_rows": 2}
+
+    config = GRPOConfig(model=Path("-"), tasks=Path("-"), out=Path("-"), lr=1e-3, mini_batch=0,
+                        micro_batch=8, bucket=8)
+    up = Updater(cfg, config, pad_id=0)
+    start = jax.tree.map(jnp.copy, params)
+    new, _, metrics = up(jax.tree.map(jnp.copy, params), up.init(start), steps, out_adv,
+                         np.random.default_rng(0), sft=sft)
+    assert metrics["optimizer_steps"] == 1
+
+    # all rows right-padded into one batch; token t of a row is scored from position t - 1
+    width = max(len(s.prompt_ids) + len(s.response_ids) for s in steps)
+    ids, attn, resp = (np.zeros((len(steps), width), np.int32) for _ in range(3))
+    for i, s in enumerate(steps):
+        p, r = len(s.prompt_ids), len(s.response_ids)
+        ids[i, :p + r] = np.concatenate([s.prompt_ids, s.response_ids])
+        attn[i, :p + r], resp[i, p:p + r] = 1, 1
+    n_tokens = resp.sum()
+    is_demo = jnp.asarray(sft, jnp.float32)[:, None]
+
+    @jax.jit
+    def reference(p):
+        logits, _ = forward(p, cfg, jnp.asarray(ids), jnp.asarray(attn))
+        logp = jnp.take_along_axis(jax.nn.log_softmax(logits[:, :-1], -1), ids[:, 1:, None], -1)[..., 0]
+        mask = jnp.asarray(resp[:, 1:], jnp.float32)
+        # the behaviour policy is the current one: ratio exp(logp - stop_grad(logp))
+        ratio = jnp.exp(logp - jax.lax.stop_gradient(logp))
+        rl = -jnp.asarray(out_adv)[:, None] * ratio * (1 - is_demo)
+        demo = -logp * is_demo
+        return jnp.sum((rl + demo) * mask) / n_tokens, jnp.sum(demo * mask) / n_tokens
+
+    grads, want_sft = jax.grad(reference, has_aux=True)(start)
+    # the update's gradient itself (Adam's first step alone would mostly compare signs)
+    batch = pack_rows(steps, out_adv, rows=8, pad_id=0, multiple=8,
+                      weights=np.full(len(steps), 1.0 / n_tokens, np.float32), sft=sft)
+    batch["old_logprobs"] = np.asarray(up.old_fn(start, batch))
+    got_grads, _ = up.grad_fn(start, batch)
+    for got, ref in zip(jax.tree.leaves(got_grads), jax.tree.leaves(grads)):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(1e-3, weight_decay=0.01))
+    updates, _ = opt.update(grads, opt.init(start), start)
+    want = optax.apply_updates(start, updates)
+    for got, ref in zip(jax.tree.leaves(new), jax.tree.leaves(want)):
+        np.testing.assert_allclose(got, ref, atol=2e-6)
+    np.testing.assert_allclose(metrics["sft_loss"], float(want_sft), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_online_hpt_run_and_periodic_validation(tmp_path):
+    """A GRPO run with the HPT gate and validation every iteration: the untrained model never
+    wins, so every iteration trains its task on the demonstration (as many SFT rows as the
+    demonstration has steps); each iteration logs the validation table, and the last one equals
+    `evaluate_model` on the exported model with the same settings."""
+    from prism_jax.evaluate import EvalSettings, evaluate_model
+    from prism_jax.grpo import GRPOConfig, train_grpo
+    from prism_jax.tracking import read_metrics
+
+    model, tasks = _alfworld_run_inputs(tmp_path)
+    records = [json.loads(line) for line in tasks.read_text().splitlines()]
+    config = GRPOConfig(model=model, tasks=tasks, out=tmp_path / "run", group_size=2,
+                        tasks_per_iter=1, iterations=2, max_steps=3, max_new_tokens=12, lr=1e-3,
+                        mini_batch=0, micro_batch=4, seed=1, hpt_gate=0, val_every=1, val_n=2,
+                        val_temperature=0.0, val_games_dir=tmp_path / "val")
+    summary = train_grpo(config, progress=False)
+    rows = read_metrics(tmp_path / "run")
+    assert [r["hpt_sft_tasks"] for r in rows] == [1, 1]
+    assert [r["hpt_rl_tasks"] for r in rows] == [0, 0]
+    chosen = tasks_for_iteration([r["task_id"] for r in records], 0, 1, 1) + \
+        tasks_for_iteration([r["task_id"] for r in records], 1, 1, 1)
+    turns = {r["task_id"]: sum(t["response"] is not None for t in r["turns"]) for r in records}
+    assert [r["sft_rows"] for r in rows] == [turns[t] for t in chosen]
+    assert all(r["rows_trained"] == 0 and r["sft_loss"] > 0 for r in rows)
+
+    settings = EvalSettings(n=2, batch_size=2, max_steps=3, temperature=0.0, max_new_tokens=12,
+                            max_prompt_len=2048, seed=1, games_dir=tmp_path / "val")
+    table = evaluate_model(summary["final_model"], "alfworld", ["valid_seen"], settings)["eval"]["valid_seen"]
+    assert {k: v for k, v in rows[-1].items() if k.startswith("val/")} == {
+        f"val/{k}": float(v) for k, v in table.items() if isinstance(v, (int, float))}

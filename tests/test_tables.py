@@ -76,12 +76,13 @@ def test_table2_one_column_pair_per_model_and_split_labels():
         run("webshop", "sft_then_rl", 0, model="Llama-3.1-8B", score=81.65, success_rate=60.16),
     ]
     hpt = run("webshop", "hpt", 0, model="Qwen3-8B", score=75.0, success_rate=54.0)
-    hpt["rl_ratio"], hpt["split_sizes"] = None, {"sft": 60, "rl": 40}   # the gate's own split
+    # online HPT: every task is RL's, and each iteration's gate sends some to SFT
+    hpt["rl_ratio"], hpt["split_sizes"] = None, {"sft": 0, "rl": 100}
     t = tables.table2(results + [hpt])
     assert t.header == ["Method", "SFT : RL", "Qwen3-8B SR(%)", "Qwen3-8B Score",
                         "Llama-3.1-8B SR(%)", "Llama-3.1-8B Score"]
     assert t.rows == [["SFT", "100 : -", "42.97", "73.87", "18.75", "29.34"],
-                      ["HPT", "60 : 40", "54.00", "75.00", "-", "-"],
+                      ["HPT", "gated", "54.00", "75.00", "-", "-"],
                       ["SFT-then-RL", "100 : 100", "-", "-", "60.16", "81.65"],
                       ["PRISM (Kurtosis)", "50 : 50", "63.00", "83.00", "-", "-"]]
 
