@@ -214,8 +214,6 @@ class GenGamesConfig:
 
 
 def main(argv: list[str], prog: str = "prism gen-games alfworld") -> int:
-
-
     cfg = tyro.cli(GenGamesConfig, args=argv, prog=prog, description=GenGamesConfig.__doc__)
     try:
         n = parse_count(cfg.n)
