@@ -288,7 +288,7 @@ def load_start_model(config: GRPOConfig, mesh=None):
     return models.load(config.model, jnp.float32, mesh)
 
 
-def _load(config: GRPOConfig, mesh=None):
+def load_start(config: GRPOConfig, mesh=None):
     """(start model with float32 masters, its tokenizer)."""
     model = load_start_model(config, mesh)
     return model, load_tokenizer(config.model, vocab_size=model.config.vocab_size)
@@ -354,7 +354,7 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
     mesh = config.build()
     if mesh is not None:
         check_micro_batch(config.micro_batch, mesh)     # before a long model load
-    model, tokenizer = _load(config, mesh)
+    model, tokenizer = load_start(config, mesh)
     cfg = model.config
     params = model.params()                       # float32 masters (see GRPOConfig.dtype)
     compute_dtype = compute_dtype_of(config)

@@ -10,7 +10,8 @@ import pytest
 
 from prism_jax.models.builder import TinySpec, build_tiny
 from prism_jax.methods import parse_method
-from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, Run, make_data, make_scores, route
+from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, route
+from prism_jax.stages import Run, make_data, make_scores
 from prism_jax.train.cli import main as prism
 
 SHORT = ["--methods", "prism:gini", "--data.n", "8", "--warmup.n", "4", "--warmup.epochs", "1",
