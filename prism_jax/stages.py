@@ -6,7 +6,6 @@ pass rates. The per-method stages and the whole run: `prism_jax.pipeline`.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import shlex
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from prism_jax.data import read_trajectories
-from prism_jax.envs.alfworld import generate_games
+from prism_jax.envs.alfworld import datagen as alfworld_datagen, generate_games
+from prism_jax.envs.webshop import datagen as webshop_datagen
 from prism_jax.files import write_json, write_jsonl
 from prism_jax.grpo import ENV_DEFAULTS, GRPOConfig, load_start, make_vec_env
 from prism_jax.models.builder import build_tiny, corpus_from_files
@@ -35,14 +35,27 @@ log = logging.getLogger("prism.pipeline")
 
 
 # ------------------------------------------------------------------------------ bookkeeping
-def _prism(args: list[str]) -> None:
-    """`prism gen-data ENV ...` in-process, through the environment's own generator CLI."""
-    if args[0] != "gen-data":
-        raise ValueError(f"the pipeline runs `prism gen-data` only, not `prism {args[0]}`")
-    generator = importlib.import_module(f"prism_jax.envs.{args[1]}.datagen")
-    code = generator.main(args[2:], prog=f"prism gen-data {args[1]}")
+# Each environment's expert-trajectory generator (`prism gen-data ENV`).
+GENERATORS = {"alfworld": alfworld_datagen, "webshop": webshop_datagen}
+
+
+def gen_data_config(cfg: PipelineConfig, out: Path, *, split: str, n, **fields):
+    """The `GenDataConfig` of `cfg.env` for `n` trajectories of `split` into `out`, with the
+    prompt the RL stage and evaluation use (one setting for all)."""
+    return GENERATORS[cfg.env].GenDataConfig(
+        out=out, split=split, n=n, think=cfg.grpo.think, history=cfg.grpo.history,
+        prompt_style=cfg.grpo.prompt_style, **fields)
+
+
+def _gen_data(env: str, gen) -> None:
+    """`prism gen-data ENV` in-process: the generator's function, its summary line and its rule
+    for failure (ALFWorld: an expert that did not win every game)."""
+    module = GENERATORS[env]
+    line, code = module.report(gen, module.generate(gen))
+    print(line, flush=True)
     if code:
-        raise RuntimeError(f"`prism {shlex.join(args)}` failed with exit code {code}")
+        raise RuntimeError(f"`{shlex.join(command_line(f'gen-data {env}', gen))}` failed with "
+                           f"exit code {code}")
 
 
 def _union(old: list, new: tuple) -> tuple:
@@ -116,12 +129,6 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ stages
-def _prompt_flags(cfg: PipelineConfig) -> list[str]:
-    """gen-data flags for the prompt the RL stage and evaluation use (one setting for all)."""
-    return ["--think" if cfg.grpo.think else "--no-think", "--history", str(cfg.grpo.history),
-            "--prompt-style", cfg.grpo.prompt_style]
-
-
 def games_dir(run: Run) -> Path:
     """Where a run's ALFWorld games are: the configured folder, else the run's own."""
     return run.config.data.games_dir or run.dir / "games"
@@ -130,27 +137,23 @@ def games_dir(run: Run) -> Path:
 def make_data(run: Run) -> Path:
     cfg = run.config
     out = run.dir / "data" / "trajs.jsonl"
-    if cfg.env == "alfworld":
-        args = ["gen-data", "alfworld", "--split", "train", "--n", str(cfg.data.n), "--out", str(out),
-                "--games-dir", str(games_dir(run)), "--seed", str(cfg.data.seed), *_prompt_flags(cfg)]
-    else:
-        args = ["gen-data", "webshop", "--split", "train", "--n", str(cfg.data.n), "--out", str(out),
-                "--num-products", str(cfg.data.webshop_products), "--seed", str(cfg.data.seed),
-                *_prompt_flags(cfg)]
-
-    if cfg.data.path is not None:
-        args = None
+    gen = None
+    if cfg.data.path is None:
+        where = ({"games_dir": games_dir(run)} if cfg.env == "alfworld"
+                 else {"num_products": cfg.data.webshop_products})
+        gen = gen_data_config(cfg, out, split="train", n=cfg.data.n, seed=cfg.data.seed, **where)
 
     def go():
-        if args is None:
+        if gen is None:
             read_trajectories(cfg.data.path)  # validate before copying
             shutil.copyfile(cfg.data.path, out)
         else:
-            _prism(args)
+            _gen_data(cfg.env, gen)
         return {"trajectories": str(out), "n": len(read_jsonl(out))}
 
     run.stage("data: expert trajectories", out.parent, go,
-              command=["prism", *args] if args else ["cp", str(cfg.data.path), str(out)])
+              command=(command_line(f"gen-data {cfg.env}", gen) if gen is not None
+                       else ["cp", str(cfg.data.path), str(out)]))
     return out
 
 
@@ -162,19 +165,17 @@ def make_base(run: Run, data: Path) -> Path:
     base = run.dir / "base"
     warm, init, games = base / "warmup.jsonl", base / "init", base / "warmup_games"
     files = [data] + ([warm] if cfg.warmup.n else [])
-    games_args = warm_args = None
+    games_args = warm_gen = None
     if cfg.warmup.n:
         if cfg.env == "alfworld":
             games_args = ["gen-games", "alfworld", "--out", str(games), "--split", "train", "--n",
                           str(cfg.warmup.n), "--seed", str(cfg.warmup.seed), "--task-types",
                           *cfg.warmup.task_types]
-            warm_args = ["gen-data", "alfworld", "--split", "train", "--n", str(cfg.warmup.n),
-                         "--out", str(warm), "--games-dir", str(games), "--use-existing",
-                         *_prompt_flags(cfg)]
+            warm_gen = gen_data_config(cfg, warm, split="train", n=cfg.warmup.n, games_dir=games,
+                                       use_existing=True)
         else:
-            warm_args = ["gen-data", "webshop", "--split", "eval", "--n", str(cfg.warmup.n),
-                         "--out", str(warm), "--num-products", str(cfg.data.webshop_products),
-                         "--seed", str(cfg.data.seed), *_prompt_flags(cfg)]
+            warm_gen = gen_data_config(cfg, warm, split="eval", n=cfg.warmup.n,
+                                       num_products=cfg.data.webshop_products, seed=cfg.data.seed)
     tiny_args = ["build-tiny", "--corpus", *map(str, files), "--out", str(init),
                  *command_args(cfg.model.tiny, "spec."), "--seed", str(cfg.seeds[0])]
     warm_sft = SFTConfig.of(cfg.sft, model=init, data=warm, out=base / "warmup_sft",
@@ -185,8 +186,8 @@ def make_base(run: Run, data: Path) -> Path:
         if games_args:
             generate_games("train", cfg.warmup.n, games, seed=cfg.warmup.seed,
                            task_types=list(cfg.warmup.task_types), progress=False)
-        if warm_args:
-            _prism(warm_args)
+        if warm_gen is not None:
+            _gen_data(cfg.env, warm_gen)
         # the stage owns init/: an interrupted earlier attempt may have left one
         build_tiny(init, corpus_from_files(files), cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
         if not cfg.warmup.n:
@@ -194,7 +195,9 @@ def make_base(run: Run, data: Path) -> Path:
         summary = train_sft(warm_sft)
         return {"model": summary["final_model"], "warmup": summary}
 
-    commands = [["prism", *a] for a in (games_args, warm_args, tiny_args) if a]
+    commands = [["prism", *a] for a in (games_args, tiny_args) if a]
+    if warm_gen is not None:
+        commands.insert(len(commands) - 1, command_line(f"gen-data {cfg.env}", warm_gen))
     if cfg.warmup.n:
         commands.append(command_line("sft", warm_sft))
     info = run.stage("base model: tiny Qwen3 + warm-up SFT", base, go,

@@ -151,3 +151,14 @@ def test_recorded_commands_reproduce_probe_and_route(tmp_path, caplog):
         stages(run)
     skipped = [r.getMessage() for r in caplog.records if r.name == "prism.pipeline"]
     assert len(skipped) == 3 and all("skipping" in m and "earlier invocation" in m for m in skipped)
+
+
+def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(tmp_path, capsys):
+    config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2))
+    with Run(tmp_path / "run", config, "prism pipeline") as run:
+        data = make_data(run)
+    assert "wrote 3 trajectories" in capsys.readouterr().out
+    argv = _commands(tmp_path / "run")["gen-data"]
+    assert argv[:2] == ["gen-data", "webshop"] and "--seed" in argv and "--num-products" in argv
+    assert prism(_with(argv, "--out", tmp_path / "again.jsonl")) == 0
+    assert (tmp_path / "again.jsonl").read_bytes() == data.read_bytes()

@@ -224,6 +224,15 @@ def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
             "skipped": skipped}
 
 
+def report(cfg: GenDataConfig, result: dict) -> tuple[str, int]:
+    """(the line gen-data prints for `generate`'s result, its exit code: 1 unless the expert won
+    every trajectory)."""
+    n, won, skipped = result["written"], result["won"], result["skipped"]
+    return (f"wrote {n} trajectories to {cfg.out}; expert won {won}/{n}" +
+            (f"; skipped {len(skipped)} games the expert cannot finish within {cfg.max_steps} "
+             "steps" if skipped else "")), 0 if won == n else 1
+
+
 def main(argv: list[str], prog: str = "prism gen-data alfworld") -> int:
     cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
@@ -231,12 +240,10 @@ def main(argv: list[str], prog: str = "prism gen-data alfworld") -> int:
         result = generate(cfg)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"{prog}: {err}") from None
-    n, won, skipped = result["written"], result["won"], result["skipped"]
-    print(f"wrote {n} trajectories to {cfg.out}; expert won {won}/{n}" +
-          (f"; skipped {len(skipped)} games the expert cannot finish within {cfg.max_steps} "
-           "steps" if skipped else ""))
-    return 0 if won == n else 1
+    line, code = report(cfg, result)
+    print(line)
+    return code
 
 
 __all__ = ["ExpertPolicy", "GenDataConfig", "expert_episodes", "expert_plans", "generate", "main",
-           "select_games", "trajectory_record", "trajectory_records"]
+           "report", "select_games", "trajectory_record", "trajectory_records"]

@@ -132,25 +132,44 @@ def trajectory_stats(records: list[dict]) -> dict:
             "max_steps": max(steps)}
 
 
-def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
-    cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
+class TooFewGoals(ValueError):
+    """The split has fewer goals than the trajectories asked for."""
+
+
+def generate(cfg: GenDataConfig) -> dict:
+    """Run gen-data as configured; returns {"written", "won", "mean_reward", "stats"}
+    (`trajectory_stats`). Raises TooFewGoals when the split is too small for ``n``."""
     catalog = load_catalog(cfg)
     task_ids = catalog.list_tasks(cfg.split, cfg.n)
     if len(task_ids) < cfg.n:
-        raise SystemExit(f"{prog}: the {cfg.split} split has only {len(task_ids)} goals "
-                         f"(asked for {cfg.n}); raise --num-goals")
-
+        raise TooFewGoals(f"the {cfg.split} split has only {len(task_ids)} goals (asked for "
+                          f"{cfg.n}); raise --num-goals")
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     records = [{"id": f"webshop-{cfg.split}-{i:06d}", **record, "split": cfg.split}
                for i, record in enumerate(expert_records(catalog, task_ids, max_steps=cfg.max_steps,
                                                          prompt=prompt))]
     files.write_jsonl(cfg.out, records, ensure_ascii=False)
-    wins = sum(r["success"] for r in records)
     mean = sum(r["reward"] for r in records) / len(records) if records else 0.0
-    stats = trajectory_stats(records)
-    print(f"wrote {len(records)} trajectories to {cfg.out}; expert reached reward 1.0 on "
-          f"{wins}/{len(records)} ({100.0 * wins / max(len(records), 1):.1f}%), "
-          f"score {100.0 * mean:.1f}; {100.0 * stats['varied']:.0f}% page, go back, open a "
-          f"sub-page or search again ({100.0 * stats['research']:.0f}% search again), "
-          f"{stats['min_steps']}-{stats['max_steps']} steps")
-    return 0
+    return {"written": len(records), "won": sum(r["success"] for r in records),
+            "mean_reward": mean, "stats": trajectory_stats(records)}
+
+
+def report(cfg: GenDataConfig, result: dict) -> tuple[str, int]:
+    """(the line gen-data prints for `generate`'s result, its exit code)."""
+    n, wins, stats = result["written"], result["won"], result["stats"]
+    return (f"wrote {n} trajectories to {cfg.out}; expert reached reward 1.0 on "
+            f"{wins}/{n} ({100.0 * wins / max(n, 1):.1f}%), "
+            f"score {100.0 * result['mean_reward']:.1f}; {100.0 * stats['varied']:.0f}% page, go "
+            f"back, open a sub-page or search again ({100.0 * stats['research']:.0f}% search "
+            f"again), {stats['min_steps']}-{stats['max_steps']} steps"), 0
+
+
+def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
+    cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
+    try:
+        result = generate(cfg)
+    except TooFewGoals as err:
+        raise SystemExit(f"{prog}: {err}") from None
+    line, code = report(cfg, result)
+    print(line)
+    return code
