@@ -138,6 +138,9 @@ class PipelineConfig(Checked):
             parse_method(spec)
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
+        if self.env == "webshop" and self.data.path is None and self.data.n == "all":
+            raise ValueError("data.n: 'all' (every game of a split) is for ALFWorld; WebShop "
+                             "generates a number of goals")
 
 
 def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Path,

@@ -154,6 +154,8 @@ def test_recorded_commands_reproduce_probe_and_route(tmp_path, caplog):
 
 
 def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(tmp_path, capsys):
+    with pytest.raises(ValueError, match="data.n: 'all'"):
+        PipelineConfig(env="webshop", data=DataSource(n="all"))
     config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2))
     with Run(tmp_path / "run", config, "prism pipeline") as run:
         data = make_data(run)
