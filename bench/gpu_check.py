@@ -89,7 +89,7 @@ def main(argv=None) -> int:
 
     from prism_jax import plan as P
     from prism_jax.models import load_pretrained
-    from prism_jax.models.transformer import resolve_attention
+    from prism_jax.models.attention import resolve_attention
     from prism_jax.runtime import enable_compilation_cache
 
     enable_compilation_cache()
@@ -187,13 +187,18 @@ def main(argv=None) -> int:
              rel_diff=rel, speedup=t_torch / t_ours, tflops=tf)
 
     # 3. SFT step -----------------------------------------------------------------------------
-    from prism_jax.sft import SFTConfig, make_optimizer, make_train_step
+    from types import SimpleNamespace
+
+    from prism_jax.sft_step import make_optimizer, make_train_step
     b, t = size["sft"]
     print(f"3. SFT step: {b} x {t} tokens, bf16 compute, float32 parameters + AdamW")
     sids = rng.integers(2, cfg.vocab_size, (1, b, t)).astype(np.int32)
     smask = np.ones_like(sids)
     sloss = (np.arange(t) >= t // 2).astype(np.int32)[None, None].repeat(b, 1)
-    config = SFTConfig(model=root, data=root, out=root, lr=1e-5, warmup_ratio=0.0, accum_steps=1)
+    # the paper's SFT optimizer (appendix C; sft.SFTHparams' defaults), without its run
+    # settings (prism_jax.sft needs grain and orbax)
+    config = SimpleNamespace(lr=1e-5, warmup_ratio=0.0, max_grad_norm=1.0, adam_b1=0.9,
+                             adam_b2=0.999, adam_eps=1e-8, weight_decay=0.0)
     optimizer = make_optimizer(config, total_steps=100)
     train = make_train_step(cfg, optimizer, accum_steps=1, compute_dtype=jnp.bfloat16)
     batch = {"input_ids": jnp.asarray(sids), "attention_mask": jnp.asarray(smask),

@@ -57,18 +57,12 @@ def bandit(seeds: int) -> None:
 
 
 def alfworld(seeds: int) -> None:
-    from alfworld_runs import alfworld_success, expert_setup
+    from alfworld_runs import alfworld_success, expert_sft
     from prism_jax.grpo import GRPOConfig, train_grpo
-    from prism_jax.models.builder import TinySpec
-    from prism_jax.sft import SFTConfig, train_sft
 
     root = Path(tempfile.mkdtemp(prefix="prism-grpo-learning-"))
-    spec = TinySpec(vocab_size=1024, hidden_size=128, intermediate_size=256, num_layers=2,
-                    num_heads=4, num_kv_heads=2, head_dim=32)
-    games, data, start = expert_setup(root, 3, spec, max_steps=8)
-    sft = train_sft(SFTConfig(model=start, data=data, out=root / "sft", lr=5e-3, epochs=28,
-                              batch_size=4, accum_steps=1, max_len=1024, save_every=1000,
-                              per_step=True), progress=False)["final_model"]
+    fitted = expert_sft(root)                     # the SFT tests' model: wins its 3 games greedily
+    games, data, sft = fitted["games"], fitted["data"], fitted["final"]
     before = alfworld_success(sft, games, repeats=8, temperature=1.0)
     print(f"ALFWorld (3 games x 8 episodes): SFT start {before:.3f}")
     gains = []

@@ -32,6 +32,7 @@ from pathlib import Path
 import grain
 import numpy as np
 
+from prism_jax.envs.prompts import prompt_of_record, step_chats
 from prism_jax.models.tokenizer import encode_chat, encode_continuation
 from prism_jax.progress import track
 
@@ -134,8 +135,6 @@ def expand_steps(records: Sequence[dict]) -> list[dict]:
 
     Raises ValueError naming the record when it has no usable ``turns``.
     """
-    from prism_jax.envs.prompts import prompt_of_record, step_chats
-
     out = []
     for rec in records:
         problem = _check_turns(rec)

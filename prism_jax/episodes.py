@@ -144,6 +144,7 @@ def play(policy: Policy, vec, task_ids: Sequence[str], *, env: str, prompt: Prom
     pending = iter(range(n_tasks))
     key = None
     if getattr(policy, "needs_key", True):
+        # lazy: expert policies (gen-data, env workers) need no key and never import jax
         import jax
         key = jax.random.key(seed)
 

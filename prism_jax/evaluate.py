@@ -17,7 +17,9 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 
 from prism_jax import models
+from prism_jax.envs.prompts import PromptConfig
 from prism_jax.envs.registry import EnvOptions, get_env, parse_count, run_episodes
+from prism_jax.episodes import valid_percent
 from prism_jax.files import atomic_dir, check_output, write_json, write_jsonl
 from prism_jax.locks import sibling_lock
 from prism_jax.models.tokenizer import load_tokenizer
@@ -70,7 +72,6 @@ class EvalSettings:
 
 def prompt_of(settings):
     """The `PromptConfig` of an EvalSettings (or any object with think, history, prompt_style)."""
-    from prism_jax.envs.prompts import PromptConfig
     return PromptConfig(style=settings.prompt_style, history=settings.history, think=settings.think)
 
 
@@ -95,8 +96,6 @@ def evaluate_policy(policy, env: str, splits=None, settings: EvalSettings = Eval
     percent; each table also has "Valid", the percent of agent steps with a well-formed action
     the environment accepted. A record holds the prompt of every step as it was shown.
     """
-    from prism_jax.episodes import valid_percent
-
     spec = get_env(env)
     tasks = tasks if tasks is not None else eval_tasks(env, splits, settings)
     out: dict = {"env": env, "eval": {}, "episodes": {}}

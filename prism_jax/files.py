@@ -201,11 +201,13 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
-def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> Path:
-    """Replace `path` with one JSON line per record atomically."""
+def write_jsonl(path: str | os.PathLike, records: Iterable[dict], *,
+                ensure_ascii: bool = True) -> Path:
+    """Replace `path` with one JSON line per record atomically (``ensure_ascii=False`` keeps
+    non-ASCII text as UTF-8 instead of escapes)."""
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for r in records:
-            f.write(json.dumps(r) + "\n")
+            f.write(json.dumps(r, ensure_ascii=ensure_ascii) + "\n")
     return Path(path)
 
 

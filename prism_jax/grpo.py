@@ -4,26 +4,11 @@ A training row is one agent step: its prompt, its sampled response and one scala
 shared by the response tokens. Rows of the same task form a group (the `group_size` rollouts of
 that task).
 
-Advantages (`compute_advantages`), with p = 0.1 the invalid-action penalty and F = std
-(unbiased) + eps:
-  * episode_stats="steps" (default; verl-agent's code): every row scores s = R - p * invalid, R
-    its episode's return; A_E = (s - mean_g) / F_g with the statistics over all rows (steps) of
-    the task group g. A long episode weighs in proportion to its steps, so the advantages of a
-    group's rows sum to zero: failing episodes, usually the longer ones, cannot push the whole
-    policy down on their own.
-  * episode_stats="rollouts" (GiGPO's Eq. 3 as written): the statistics over one R per rollout,
-    and A_E = (R - mean_g) / F_g - p * invalid (the penalty is not divided by F, so a group of
-    equal returns, std 0, cannot turn -0.1 into -1e5).
-  * GiGPO adds w * A_S (F = 1 with "mean_norm"): the step's discounted return R_t = sum_k
-    gamma^(k-t) r_k minus p * invalid, normalised within its anchor-state group (the rows of g
-    whose pre-action observation is identical).
-  * A group with a single member gives 0 (there is nothing to compare with).
-
-Loss: PPO's clipped ratio objective under the sampling distribution softmax(logits / temperature)
-(verl's actor; at a temperature other than 1 the behaviour log-probs are recomputed with it
-before the update), aggregated as the mean over every response token of the mini-batch
-("token-mean"), optionally + kl_coef * KL(policy || reference) (the low-variance k3
-estimator) and - entropy_coef * entropy.
+The pieces live in their own modules: group-relative advantages (`prism_jax.advantages`), the
+clipped-ratio loss and its aggregation (`prism_jax.losses`), the mini-batched policy update
+(`prism_jax.updater`) and online HPT's per-task switch to demonstrations (`prism_jax.hpt`).
+This module holds the hyperparameters and run config, task loading and the per-iteration task
+schedule, and the training loop (rollouts -> advantages -> update -> checkpoint).
 """
 
 from __future__ import annotations
@@ -41,357 +26,25 @@ import jax.numpy as jnp
 import numpy as np
 
 from prism_jax import models
-from prism_jax.logprobs import target_weights, token_logprobs
+from prism_jax.advantages import EpisodeStats, Norm, compute_advantages, informative_rows, rows_of
+from prism_jax.data import read_trajectories
+from prism_jax.envs.registry import REGISTRY, EnvOptions, get_env
+from prism_jax.evaluate import EvalSettings, evaluate_policy
+from prism_jax.hpt import demonstration_steps, online_hpt
+from prism_jax.losses import LOSS_AGGS, LossAgg
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
-from prism_jax.progress import progress as progress_bar
-from prism_jax.episodes import Step
-from prism_jax.evaluate import EvalSettings, evaluate_policy
 from prism_jax.policy import ModelPolicy
+from prism_jax.progress import progress as progress_bar
 from prism_jax.rollout import ModelSampler, RolloutConfig, episode_stats, rollout
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir  # noqa: F401 (raised by train_grpo)
+from prism_jax.updater import Updater, check_micro_batch
 
 logger = logging.getLogger(__name__)
-
-Norm = Literal["mean_std_norm", "mean_norm"]
-EpisodeStats = Literal["steps", "rollouts"]
-
-
-# ------------------------------------------------------------------------------ advantages
-def discounted_returns(rewards, episode, gamma: float) -> np.ndarray:
-    """R_t = sum_{k >= t} gamma^(k-t) r_k within each episode -> float64 [N].
-
-    rewards [N] and episode ids [N], the rows of an episode contiguous and in step order.
-    """
-    rewards = np.asarray(rewards, np.float64)
-    episode = np.asarray(episode)
-    out = np.zeros_like(rewards)
-    running = 0.0
-    for i in range(len(rewards) - 1, -1, -1):
-        if i == len(rewards) - 1 or episode[i + 1] != episode[i]:
-            running = 0.0
-        running = rewards[i] + gamma * running
-        out[i] = running
-    return out
-
-
-def group_normalize(values, keys, *, norm: Norm = "mean_std_norm", eps: float = 1e-6) -> np.ndarray:
-    """(v - mean_k) / F_k over the rows sharing a key -> float64 [N]; singleton groups give 0.
-
-    F = std (unbiased) + eps for "mean_std_norm", 1 for "mean_norm". keys: any hashables [N].
-    """
-    values = np.asarray(values, np.float64)
-    members: dict = {}
-    for i, k in enumerate(keys):
-        members.setdefault(k, []).append(i)
-    out = np.zeros_like(values)
-    for idx in members.values():
-        if len(idx) < 2:
-            continue
-        v = values[idx]
-        scale = np.std(v, ddof=1) + eps if norm == "mean_std_norm" else 1.0
-        out[idx] = (v - v.mean()) / scale
-    return out
-
-
-def compute_advantages(*, group, episode, episode_reward, step_reward, invalid, anchor=None,
-                       method: Literal["grpo", "gigpo"] = "grpo", norm: Norm = "mean_std_norm",
-                       gamma: float = 0.95, step_weight: float = 1.0,
-                       invalid_penalty: float = 0.1, eps: float = 1e-6,
-                       episode_stats: EpisodeStats = "steps") -> np.ndarray:
-    """One advantage per row (agent step) -> float64 [N].
-
-    Args (all [N], one entry per row, the rows of an episode contiguous and in step order):
-      group: task-group id; episode: episode id; episode_reward: the episode's total env
-      reward; step_reward: the env reward of this step; invalid: the response had no valid
-      action; anchor: the pre-action observation (GiGPO only).
-      method: "grpo" (episode groups, std-normalised) or "gigpo" (episode + anchor-state groups).
-      norm: GiGPO's F: "mean_std_norm" (std + eps) or "mean_norm" (1); GRPO always uses std.
-      episode_stats: "steps" (statistics over the group's rows, penalty inside the score) or
-        "rollouts" (over one return per rollout, penalty after); see the module docstring.
-    """
-    group, episode = np.asarray(group), np.asarray(episode)
-    penalty = invalid_penalty * np.asarray(invalid, np.float64)
-    if method not in ("grpo", "gigpo"):
-        raise ValueError(f"unknown advantage method {method!r}: expected 'grpo' or 'gigpo'")
-    if method == "gigpo" and anchor is None:
-        raise ValueError("GiGPO needs the pre-action observation of every row (anchor)")
-    if episode_stats not in ("steps", "rollouts"):
-        raise ValueError(f"unknown episode_stats {episode_stats!r}: expected 'steps' or 'rollouts'")
-    episode_norm = "mean_std_norm" if method == "grpo" else norm
-    if episode_stats == "steps":
-        adv = group_normalize(np.asarray(episode_reward, np.float64) - penalty, group,
-                              norm=episode_norm, eps=eps)
-    else:
-        # one value per episode: the statistics are over rollouts, not over their steps
-        _, first, row_to_episode = np.unique(episode, return_index=True, return_inverse=True)
-        a_episode = group_normalize(np.asarray(episode_reward, np.float64)[first], group[first],
-                                    norm=episode_norm, eps=eps)
-        adv = a_episode[row_to_episode] - penalty
-    if method == "gigpo":
-        returns = discounted_returns(step_reward, episode, gamma) - penalty
-        adv = adv + step_weight * group_normalize(returns, list(zip(group.tolist(), anchor)),
-                                                  norm=norm, eps=eps)
-    return adv
-
-
-def informative_rows(group, episode, episode_reward) -> np.ndarray:
-    """bool [N]: the row's task group has episodes of different returns (DAPO's filter keeps
-    these; a group whose rollouts all scored alike carries no group-relative signal)."""
-    group, episode = np.asarray(group), np.asarray(episode)
-    reward = np.asarray(episode_reward, np.float64)
-    keep = np.zeros(len(group), bool)
-    for g in np.unique(group):
-        rows = group == g
-        per_episode = {e: r for e, r in zip(episode[rows], reward[rows])}
-        keep[rows] = len(set(per_episode.values())) > 1
-    return keep
-
-
-# ------------------------------------------------------------------------------ loss
-def clipped_surrogate(logp, old_logp, advantages, clip_low: float = 0.2,
-                      clip_high: float | None = None, clip_ratio_c: float = 0.0):
-    """PPO's per-token loss as verl computes it, r = exp(logp - old_logp):
-
-        l = max(-A r, -A clip(r, 1 - clip_low, 1 + clip_high))     (clip-higher: clip_high > clip_low)
-        l = min(l, -A clip_ratio_c)   where A < 0                    (dual-clip, when clip_ratio_c > 1)
-
-    Dual-clip bounds the loss of a negative-advantage token whose ratio has run far above 1.
-    Returns (loss [..], clipped [..] bool: the clip branch was taken and differs, clipped_lower
-    [..] bool: the dual-clip bound was taken), verl's pg_clipfrac and pg_clipfrac_lower.
-    """
-    clip_high = clip_low if clip_high is None else clip_high
-    ratio = jnp.exp(logp - old_logp)
-    unclipped = -advantages * ratio
-    clipped = -advantages * jnp.clip(ratio, 1.0 - clip_low, 1.0 + clip_high)
-    loss = jnp.maximum(unclipped, clipped)
-    was_clipped = clipped > unclipped
-    lower = jnp.zeros_like(was_clipped)
-    if clip_ratio_c:
-        bound = -advantages * clip_ratio_c
-        lower = (advantages < 0) & (loss > bound)
-        loss = jnp.where(advantages < 0, jnp.minimum(loss, bound), loss)
-    return loss, was_clipped, lower
-
-
-def low_var_kl(logp, ref_logp):
-    """k3 estimator of KL(policy || ref) per token: exp(ref - logp) - (ref - logp) - 1, in [-10, 10]."""
-    d = ref_logp - logp
-    return jnp.clip(jnp.exp(d) - d - 1.0, -10.0, 10.0)
-
-
-def _loss(params, batch, *, cfg, settings, compute_dtype):
-    """sum_b weights[b] * sum_t (loss of response token t of row b): with the weights that
-    `row_weights` gives, accumulating micro-batch gradients yields the mini-batch's loss under
-    the chosen aggregation. A row's loss is PPO's clipped surrogate (+ KL, - entropy bonus), or,
-    for a demonstration row (batch["sft"] = 1, online HPT), the SFT loss -log p of its tokens."""
-    where = target_weights(batch, "response_mask")
-    logp, entropy = token_logprobs(params, cfg, batch, chunk=settings.chunk,
-                                   temperature=settings.temperature, compute_dtype=compute_dtype,
-                                   remat=settings.remat, entropy=True, where=where)
-    weighted = where * batch["weights"][:, None]
-    sft = batch["sft"][:, None]
-    mask, sft_mask = weighted * (1.0 - sft), weighted * sft     # GRPO rows, demonstration rows
-    old = batch["old_logprobs"]
-    per_token, was_clipped, lower = clipped_surrogate(
-        logp, old, batch["advantages"][:, None], settings.clip, settings.clip_high,
-        settings.clip_ratio_c)
-    sft_loss = -jnp.sum(logp * sft_mask)
-    total = jnp.sum(per_token * mask) + sft_loss
-    kl = jnp.float32(0.0)
-    if settings.kl_coef:
-        kl = jnp.sum(low_var_kl(logp, batch["ref_logprobs"]) * mask)
-        total = total + settings.kl_coef * kl
-    ent = jnp.sum(entropy * mask)
-    total = total - settings.entropy_coef * ent
-    aux = {"pg_loss": jnp.sum(per_token * mask), "clip_frac": jnp.sum(was_clipped * mask),
-           "clip_frac_lower": jnp.sum(lower * mask), "ppo_kl": jnp.sum((old - logp) * mask),
-           "entropy": ent, "kl": kl, "sft_loss": sft_loss}
-    return total, aux
-
-
-LossAgg = Literal["token-mean", "micro-token-mean", "seq-mean-token-mean"]
-LOSS_AGGS = ("token-mean", "micro-token-mean", "seq-mean-token-mean")
-
-
-@dataclass(frozen=True)
-class LossSettings:
-    clip: float = 0.2                 # PPO clip epsilon (the lower one with clip-higher)
-    kl_coef: float = 0.0
-    entropy_coef: float = 0.0
-    chunk: int = 256
-    remat: str = "none"
-    temperature: float = 1.0
-    clip_high: float | None = None    # clip-higher's upper epsilon (None: = clip)
-    clip_ratio_c: float = 0.0         # dual-clip bound for negative advantages (0: off)
-
-
-def row_weights(token_counts, micro_of, agg: LossAgg) -> np.ndarray:
-    """Per-row loss weights of one mini-batch -> float32 [N].
-
-    token_counts [N]: response tokens of each row; micro_of [N]: its micro-batch index.
-      "token-mean": 1 / (tokens of the mini-batch): the mean over every response token.
-      "micro-token-mean" (verl's actor): each micro-batch's own token mean, divided by the
-        number of micro-batches (its gradient accumulation).
-      "seq-mean-token-mean": the mean over rows of each row's token mean.
-    """
-    counts = np.asarray(token_counts, np.float64)
-    micro_of = np.asarray(micro_of)
-    if agg == "token-mean":
-        w = np.full(len(counts), 1.0 / max(counts.sum(), 1.0))
-    elif agg == "micro-token-mean":
-        n_micro = len(np.unique(micro_of))
-        per_micro = {m: max(counts[micro_of == m].sum(), 1.0) for m in np.unique(micro_of)}
-        w = np.array([1.0 / (per_micro[m] * n_micro) for m in micro_of])
-    elif agg == "seq-mean-token-mean":
-        w = 1.0 / (np.maximum(counts, 1.0) * len(counts))
-    else:
-        raise ValueError(f"unknown loss aggregation {agg!r}: expected token-mean, "
-                         "micro-token-mean or seq-mean-token-mean")
-    return w.astype(np.float32)
-
-
-def make_grad_fn(cfg: ModelConfig, settings: LossSettings, compute_dtype=None,
-                 grad_shardings=None):
-    """Jitted `(params, batch) -> (grads, aux)`: the gradient of one micro-batch's share of the
-    mini-batch's loss. batch: input_ids, attention_mask, response_mask int32 [B, T];
-    old_logprobs (and ref_logprobs with KL) float32 [B, T] aligned with the token they score;
-    advantages, weights (`row_weights`) and sft (1: a demonstration row) float32 [B]. aux: the
-    weighted sums of pg_loss, clip_frac, clip_frac_lower, ppo_kl, entropy, kl and sft_loss. With `grad_shardings` (a mesh run) the
-    gradients come out sharded like the parameters."""
-    fn = partial(_loss, cfg=cfg, settings=settings, compute_dtype=compute_dtype)
-    grad = jax.grad(fn, has_aux=True)
-    if grad_shardings is None:
-        return jax.jit(grad)
-
-    def sharded(params, batch):
-        grads, aux = grad(params, batch)
-        return jax.lax.with_sharding_constraint(grads, grad_shardings), aux
-
-    return jax.jit(sharded)
-
-
-def make_logprob_fn(cfg: ModelConfig, chunk: int = 256, compute_dtype=None, temperature: float = 1.0):
-    """Jitted `(params, batch) -> float32 [B, T]`: log p(token t) at position t for the response
-    tokens (batch["response_mask"]; 0 elsewhere), p the softmax of logits / temperature."""
-
-    def fn(params, batch):
-        return token_logprobs(params, cfg, batch, chunk=chunk, temperature=temperature,
-                              compute_dtype=compute_dtype,
-                              where=target_weights(batch, "response_mask"))
-
-    return jax.jit(fn)
-
-
-# ------------------------------------------------------------------------------ rows -> batches
-def rows_of(episodes) -> tuple[list, dict[str, np.ndarray | list]]:
-    """Flatten episodes into rows (steps) and the per-row inputs of `compute_advantages`."""
-    steps, cols = [], {k: [] for k in ("group", "episode", "episode_reward", "step_reward",
-                                       "invalid", "anchor")}
-    for e_id, ep in enumerate(episodes):
-        for step in ep.steps:
-            steps.append(step)
-            cols["group"].append(ep.group)
-            cols["episode"].append(e_id)
-            cols["episode_reward"].append(ep.total_reward)
-            cols["step_reward"].append(step.reward)
-            cols["invalid"].append(step.invalid)
-            cols["anchor"].append(step.observation)
-    return steps, {k: (v if k == "anchor" else np.asarray(v)) for k, v in cols.items()}
-
-
-def pack_rows(steps, advantages, *, rows: int, pad_id: int, multiple: int = 64,
-              weights=None, sft=None) -> dict[str, np.ndarray]:
-    """Right-padded (prompt + response) sequences of `steps` as one batch of `rows` rows.
-
-    Returns input_ids, attention_mask, response_mask int32 [rows, T] (T = the longest sequence
-    rounded up to `multiple`), old_logprobs float32 [rows, T] (each response token's sampled
-    log-prob at its own position), advantages and weights (the loss weight of each row, see
-    `row_weights`; default 1) and sft (1 for a demonstration row trained with the SFT loss;
-    default 0) float32 [rows]. Rows beyond len(steps) are empty (all masks and weights 0), so
-    micro-batches keep one shape.
-    """
-    from prism_jax.sampler import bucket
-
-    if len(steps) > rows:
-        raise ValueError(f"{len(steps)} steps do not fit in {rows} rows")
-    length = bucket(max(len(s.prompt_ids) + len(s.response_ids) for s in steps), multiple)
-    out = {"input_ids": np.full((rows, length), pad_id, np.int32),
-           "attention_mask": np.zeros((rows, length), np.int32),
-           "response_mask": np.zeros((rows, length), np.int32),
-           "old_logprobs": np.zeros((rows, length), np.float32),
-           "advantages": np.zeros((rows,), np.float32),
-           "weights": np.zeros((rows,), np.float32),
-           "sft": np.zeros((rows,), np.float32)}
-    out["weights"][:len(steps)] = 1.0 if weights is None else weights
-    if sft is not None:
-        out["sft"][:len(steps)] = sft
-    for i, (s, a) in enumerate(zip(steps, advantages)):
-        p, r = len(s.prompt_ids), len(s.response_ids)
-        out["input_ids"][i, :p + r] = np.concatenate([s.prompt_ids, s.response_ids])
-        out["attention_mask"][i, :p + r] = 1
-        out["response_mask"][i, p:p + r] = 1
-        out["old_logprobs"][i, p:p + r] = s.logprobs
-        out["advantages"][i] = a
-    return out
-
-
-def demonstration_steps(records, tokenizer, *, max_prompt_len: int) -> dict[str, list[Step]]:
-    """{task_id: the Steps of its first demonstration} for online HPT's SFT rows.
-
-    Each step's prompt is what a rollout renders at that step (`data.expand_steps`, tokenised by
-    `encode_continuation`: token for token the rollout prompt), its response the demonstrated
-    turn plus the end-of-turn token. A step whose prompt exceeds `max_prompt_len` is left out
-    (counted in a warning). Raises ValueError for a record without per-step ``turns``.
-    """
-    from prism_jax.data import expand_steps
-    from prism_jax.models.tokenizer import encode_continuation
-
-    first = {}
-    for rec in records:
-        first.setdefault(rec["task_id"], rec)
-    out, dropped = {}, 0
-    for task, rec in first.items():
-        steps = []
-        for ex in expand_steps([rec]):
-            prompt, reply = ex["messages"][:-1], ex["messages"][-1]["content"]
-            ids, mask = encode_continuation(tokenizer, prompt, reply, enable_thinking=ex["think"])
-            p = int(np.argmax(mask))
-            if p > max_prompt_len:
-                dropped += 1
-                continue
-            steps.append(Step(ids[:p], ids[p:], np.zeros(len(ids) - p, np.float32), reply, "", ""))
-        out[task] = steps
-    if dropped:
-        logger.warning("online HPT: %d demonstration steps have prompts over %d tokens and are "
-                       "left out", dropped, max_prompt_len)
-    return out
-
-
-def online_hpt(steps, advantages, row_groups, episodes, tasks, demos, gate: int):
-    """HPT's per-task switch on one iteration's rows -> (steps, advantages, sft bool [N], stats).
-
-    A group (task `tasks[g]`) whose episodes have at most `gate` successes gives up its rollout
-    rows and contributes its demonstration's steps (`demos[task]`, advantage 0, sft True)
-    instead; the other groups keep their GRPO rows. row_groups [N]: the group of each row.
-    """
-    wins: dict[int, int] = {}
-    for e in episodes:
-        wins[e.group] = wins.get(e.group, 0) + bool(e.success)
-    to_sft = sorted(g for g, n in wins.items() if n <= gate)
-    rl = np.array([g not in to_sft for g in row_groups], bool)
-    demo = [s for g in to_sft for s in demos[tasks[g]]]
-    out_steps = [s for s, k in zip(steps, rl) if k] + demo
-    out_adv = np.concatenate([np.asarray(advantages)[rl], np.zeros(len(demo))]).astype(np.float32)
-    sft = np.concatenate([np.zeros(int(rl.sum()), bool), np.ones(len(demo), bool)])
-    stats = {"hpt_sft_tasks": len(to_sft), "hpt_rl_tasks": len(wins) - len(to_sft),
-             "sft_rows": len(demo)}
-    return out_steps, out_adv, sft, stats
 
 
 # ------------------------------------------------------------------------------ training
 def _env_defaults() -> dict[str, dict[str, int]]:
-    from prism_jax.envs.registry import REGISTRY
     return {name: {"max_steps": spec.max_steps, "max_prompt_len": spec.max_prompt_len}
             for name, spec in REGISTRY.items()}
 
@@ -589,8 +242,6 @@ _RESUMABLE_CHANGES = ("out", "iterations", "save_every", "keep", "distributed")
 
 def load_tasks(path: str | os.PathLike) -> tuple[str, list[str]]:
     """(env, task ids in file order, duplicates dropped) of a trajectory JSONL file."""
-    from prism_jax.data import read_trajectories
-
     envs, tasks, seen = set(), [], set()
     for rec in read_trajectories(path):
         if "task_id" not in rec or "env" not in rec:
@@ -623,154 +274,8 @@ def tasks_for_iteration(tasks: list[str], iteration: int, k: int, seed: int) -> 
 
 def make_vec_env(env: str, n: int, config: GRPOConfig, max_steps: int):
     """`n` env slots for `env` (`prism_jax.envs.registry`; WebShop on the tasks' catalog)."""
-    from prism_jax.envs.registry import EnvOptions, get_env
     options = EnvOptions(num_products=config.webshop_products, data_seed=config.webshop_seed)
     return get_env(env).make_vec(n, max_steps, options)
-
-
-def make_optimizer(config: GRPOConfig):
-    import optax
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                       optax.adamw(config.lr, b1=0.9, b2=0.999, eps=1e-8,
-                                   weight_decay=config.weight_decay))
-
-
-def _check_micro_batch(micro_batch: int, mesh) -> None:
-    """A micro-batch's rows are split over the mesh's data x fsdp devices: they must divide."""
-    shards = mesh.shape["data"] * mesh.shape["fsdp"]
-    if micro_batch % shards:
-        raise ValueError(f"micro_batch={micro_batch} rows must split evenly over the mesh's "
-                         f"data x fsdp = {shards} devices")
-
-
-class Updater:
-    """One policy update per iteration: shuffled mini-batches, micro-batch gradient accumulation,
-    one AdamW step per mini-batch.
-
-    With a `mesh`, parameters, gradients, their running sum and the AdamW moments keep the
-    `sharding.RULES` shardings (pass parameters and reference parameters placed by them, e.g.
-    loaded with `models.load(..., mesh)`), and each micro-batch's rows are split over data x fsdp
-    (micro_batch must divide evenly). Without one, nothing is placed or constrained."""
-
-    def __init__(self, cfg: ModelConfig, config: GRPOConfig, pad_id: int, compute_dtype=None,
-                 ref_params=None, mesh=None):
-        import optax
-
-        self.cfg, self.config, self.pad_id, self.mesh = cfg, config, pad_id, mesh
-        self.optimizer = make_optimizer(config)
-        if config.temperature <= 0:
-            raise ValueError(f"GRPO samples its rollouts: temperature must be > 0, got "
-                             f"{config.temperature}")
-        settings = LossSettings(config.clip, config.kl_coef, config.entropy_coef, config.chunk,
-                                config.remat, config.temperature, config.clip_high,
-                                config.clip_ratio_c)
-        shardings = None
-        self._put = lambda batch: batch
-        if mesh is not None:
-            from jax.sharding import NamedSharding, PartitionSpec as P
-
-            from prism_jax.models.transformer import param_shapes
-            from prism_jax.sharding import BATCH_AXES, param_shardings
-            _check_micro_batch(config.micro_batch, mesh)
-            shardings = param_shardings(param_shapes(cfg), mesh)
-            rows = {1: NamedSharding(mesh, P(BATCH_AXES)), 2: NamedSharding(mesh, P(BATCH_AXES, None))}
-            self._put = lambda batch: {k: jax.device_put(v, rows[np.ndim(v)]) for k, v in batch.items()}
-        constrain = (lambda t: t) if shardings is None else (
-            lambda t: jax.lax.with_sharding_constraint(t, shardings))
-        self.grad_fn = make_grad_fn(cfg, settings, compute_dtype, shardings)
-        self.ref_params = ref_params
-        self.ref_fn = make_logprob_fn(cfg, config.chunk, compute_dtype,
-                                      config.temperature) if config.kl_coef else None
-        # verl's old_log_prob: the behaviour policy's log-probs come from the update's own
-        # forward, so PPO ratios start at exactly 1. The sampler's (recorded at its sampling
-        # temperature) come from another computation, the KV-cache decode path: ~5e-7 apart in
-        # float32, ~2e-3 in bfloat16.
-        self.old_fn = make_logprob_fn(cfg, config.chunk, compute_dtype, config.temperature
-                                      ) if config.recompute_old_logprobs else None
-        self._add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))
-        self._add_grads = jax.jit(lambda a, b: constrain(jax.tree.map(jnp.add, a, b)),
-                                  donate_argnums=(0,))
-
-        def apply(params, opt_state, grads):
-            norm = optax.global_norm(grads)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return constrain(optax.apply_updates(params, updates)), opt_state, norm
-
-        self._apply = jax.jit(apply, donate_argnums=(0, 1))
-
-    def _behaviour_logprobs(self, params, steps):
-        """`steps` with their response log-probs under softmax(logits / temperature) of `params`."""
-        import dataclasses
-        out = []
-        size = self.config.micro_batch
-        for start in range(0, len(steps), size):
-            chunk = steps[start:start + size]
-            batch = pack_rows(chunk, np.zeros(len(chunk), np.float32), rows=size,
-                              pad_id=self.pad_id, multiple=self.config.bucket)
-            logp = np.asarray(self.old_fn(params, self._put(batch)))
-            for i, st in enumerate(chunk):
-                p, r = len(st.prompt_ids), len(st.response_ids)
-                out.append(dataclasses.replace(st, logprobs=logp[i, p:p + r].astype(np.float32)))
-        return out
-
-    def init(self, params):
-        """The optimizer state, sharded like the parameters on a mesh."""
-        from prism_jax.sharding import init_state
-        return init_state(self.optimizer.init, params, self.mesh)
-
-    def __call__(self, params, opt_state, steps, advantages, rng: np.random.Generator, sft=None):
-        """Returns new params, opt_state and the update's metrics (means over mini-batches).
-
-        `ppo_epochs` passes over the rows, each in a fresh shuffled order cut into mini-batches
-        of `mini_batch` rows, one AdamW step each (verl's actor update). sft: bool [N], rows
-        trained with the SFT loss instead (online HPT's demonstrations; their advantages are
-        ignored)."""
-        config = self.config
-        sft = np.zeros(len(steps), bool) if sft is None else np.asarray(sft, bool)
-        if self.old_fn is not None:
-            steps = self._behaviour_logprobs(params, steps)
-        size = config.mini_batch or len(steps)
-        keys = ("pg_loss", "clip_frac", "clip_frac_lower", "ppo_kl", "entropy", "kl", "sft_loss")
-        sums = dict.fromkeys((*keys, "grad_norm"), 0.0)
-        n_mini = 0
-        for _ in range(config.ppo_epochs):
-            order = rng.permutation(len(steps))
-            for start in range(0, len(order), size):
-                params, opt_state, metrics = self._mini_batch(params, opt_state, steps, advantages,
-                                                              sft, order[start:start + size])
-                for k, v in metrics.items():
-                    sums[k] += v
-                n_mini += 1
-        return params, opt_state, {k: v / max(n_mini, 1) for k, v in sums.items()} | {
-            "optimizer_steps": n_mini}
-
-    def _mini_batch(self, params, opt_state, steps, advantages, sft, mini):
-        config = self.config
-        # Similar lengths share a micro-batch, so little compute goes to padding.
-        mini = sorted(mini, key=lambda i: len(steps[i].prompt_ids) + len(steps[i].response_ids))
-        weights = row_weights([len(steps[i].response_ids) for i in mini],
-                              np.arange(len(mini)) // config.micro_batch, config.loss_agg)
-        grads, aux_sum = None, None
-        for m in range(0, len(mini), config.micro_batch):
-            idx = mini[m:m + config.micro_batch]
-            batch = self._put(pack_rows([steps[i] for i in idx], advantages[idx],
-                                        rows=config.micro_batch, pad_id=self.pad_id,
-                                        multiple=config.bucket,
-                                        weights=weights[m:m + config.micro_batch],
-                                        sft=sft[idx]))
-            if self.ref_fn is not None:
-                batch["ref_logprobs"] = self.ref_fn(self.ref_params, batch)
-            g, aux = self.grad_fn(params, batch)
-            grads = g if grads is None else self._add_grads(grads, g)
-            aux_sum = aux if aux_sum is None else self._add(aux_sum, aux)
-        params, opt_state, norm = self._apply(params, opt_state, grads)
-        metrics = {k: float(v) for k, v in jax.device_get(aux_sum).items()}
-        metrics["grad_norm"] = float(norm)
-        if not all(np.isfinite(v) for v in metrics.values()):
-            raise FloatingPointError(
-                f"non-finite loss or gradient in the policy update (loss {metrics['pg_loss']}, "
-                f"grad norm {metrics['grad_norm']}); stopping before it is checkpointed")
-        return params, opt_state, metrics
 
 
 def compute_dtype_of(config: GRPOConfig):
@@ -783,7 +288,7 @@ def load_start_model(config: GRPOConfig, mesh=None):
     return models.load(config.model, jnp.float32, mesh)
 
 
-def _load(config: GRPOConfig, mesh=None):
+def load_start(config: GRPOConfig, mesh=None):
     """(start model with float32 masters, its tokenizer)."""
     model = load_start_model(config, mesh)
     return model, load_tokenizer(config.model, vocab_size=model.config.vocab_size)
@@ -804,8 +309,6 @@ def validate(params, cfg: ModelConfig, tokenizer, env: str, config: GRPOConfig, 
              max_steps: int) -> dict[str, float]:
     """The current policy's evaluation table on val_n tasks of val_split -> {"val/KEY": value}
     (verl-agent's periodic validation: the same episodes at every validation)."""
-    from prism_jax.envs.registry import get_env
-
     split = config.val_split or get_env(env).eval_splits[0]
     settings = EvalSettings(
         n=config.val_n, batch_size=min(config.val_n, config.tasks_per_iter * config.group_size),
@@ -850,8 +353,8 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
         prompt_style=config.prompt_style)
     mesh = config.build()
     if mesh is not None:
-        _check_micro_batch(config.micro_batch, mesh)     # before a long model load
-    model, tokenizer = _load(config, mesh)
+        check_micro_batch(config.micro_batch, mesh)     # before a long model load
+    model, tokenizer = load_start(config, mesh)
     cfg = model.config
     params = model.params()                       # float32 masters (see GRPOConfig.dtype)
     compute_dtype = compute_dtype_of(config)
@@ -862,7 +365,6 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
     opt_state = updater.init(params)
     demos = None
     if config.hpt_gate is not None:
-        from prism_jax.data import read_trajectories
         demos = demonstration_steps(read_trajectories(config.tasks), tokenizer,
                                     max_prompt_len=rollout_config.max_prompt_len)
 

@@ -21,40 +21,28 @@ probe by trajectory id, SFT and GRPO from their last checkpoint).
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import itertools
-import json
-import logging
 import math
 import shlex
 import shutil
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from prism_jax.analyses import write_analyses
-from prism_jax.data import read_trajectories
-from prism_jax.envs.alfworld import generate_games
 from prism_jax.evaluate import EvalSettings, evaluate_model
 from prism_jax.files import write_json, write_jsonl
 from prism_jax.grpo import GRPOConfig, GRPOHparams, load_tasks, train_grpo
-from prism_jax.models.builder import TinySpec, build_tiny, corpus_from_files
-from prism_jax.probe_file import ProbeConfig, probe_file
+from prism_jax.methods import Method, parse_method
+from prism_jax.models.builder import TinySpec
+from prism_jax.results import load_results
 from prism_jax.route_file import RouteConfig, route_file
-from prism_jax.runs import CONFIG_FILE, Checked, MeshConfig, RunDir, command_args, command_line
+from prism_jax.runs import Checked, MeshConfig, command_line
 from prism_jax.scores import load_scores
 from prism_jax.sft import SFTConfig, SFTHparams, train_sft
-from prism_jax.tables import load_results, write_report
-
-log = logging.getLogger("prism.pipeline")
-
-METHODS = ("base", "sft", "grpo", "gigpo", "random", "hpt", "hpt_static", "sft_then_rl", "prism",
-           "inverse", "magnitude")
-ROUTED = ("random", "hpt_static", "prism", "inverse", "magnitude")
-
+from prism_jax.stages import (Run, games_dir, make_base, make_data, make_pass_rates, make_scores,
+                              read_jsonl, rl_config)
+from prism_jax.tables import write_report
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -157,299 +145,9 @@ class PipelineConfig(Checked):
             parse_method(spec)
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
-
-
-@dataclass(frozen=True)
-class Method:
-    name: str
-    metric: str | None = None
-    rl_ratio: float | None = None
-
-    @property
-    def label(self) -> str:
-        parts = [self.name] + ([self.metric] if self.metric else [])
-        if self.rl_ratio is not None and self.rl_ratio != 0.5:
-            parts.append(f"r{self.rl_ratio:g}")
-        return "-".join(parts)
-
-    @property
-    def uses_sft_all(self) -> bool:
-        return self.name in ("sft", "sft_then_rl")
-
-    @property
-    def uses_rl_all(self) -> bool:
-        return self.name in ("grpo", "gigpo", "sft_then_rl", "hpt")
-
-
-def parse_method(spec: str) -> Method:
-    """'prism:gini', 'prism:cv@0.3', 'inverse:kurtosis', 'magnitude', 'random@0.5', 'grpo', ..."""
-    body, _, ratio = spec.partition("@")
-    name, _, metric = body.partition(":")
-    if name not in METHODS:
-        raise ValueError(f"unknown method {spec!r}; methods: {', '.join(METHODS)} "
-                         "(prism/inverse take :gini, :kurtosis or :cv; routed ones take @RATIO)")
-    if name in ("prism", "inverse"):
-        metric = metric or "gini"
-        if metric not in ("gini", "kurtosis", "cv"):
-            raise ValueError(f"{spec!r}: metric must be gini, kurtosis or cv")
-    elif metric:
-        raise ValueError(f"{spec!r}: only prism and inverse take a metric")
-    if name == "magnitude":
-        metric = "l2"
-    if ratio and name not in ROUTED:
-        raise ValueError(f"{spec!r}: only routed methods ({', '.join(ROUTED)}) take @RATIO")
-    rl_ratio = float(ratio) if ratio else (0.5 if name in ROUTED and name != "hpt_static" else None)
-    if rl_ratio is not None and not 0.0 < rl_ratio < 1.0:
-        raise ValueError(f"{spec!r}: the RL ratio must be in (0, 1)")
-    return Method(name, metric or None, rl_ratio)
-
-
-# ------------------------------------------------------------------------------ bookkeeping
-def _prism(args: list[str]) -> None:
-    """`prism gen-data ENV ...` in-process, through the environment's own generator CLI."""
-    if args[0] != "gen-data":
-        raise ValueError(f"the pipeline runs `prism gen-data` only, not `prism {args[0]}`")
-    generator = importlib.import_module(f"prism_jax.envs.{args[1]}.datagen")
-    code = generator.main(args[2:], prog=f"prism gen-data {args[1]}")
-    if code:
-        raise RuntimeError(f"`prism {shlex.join(args)}` failed with exit code {code}")
-
-
-def _union(old: list, new: tuple) -> tuple:
-    return tuple(dict.fromkeys([*old, *new]))
-
-
-class Run:
-    """One pipeline run directory: its lock and config record, stage records and the command log.
-
-    Use as a context manager. The run directory is a `RunDir`: a second invocation must have the
-    same config and inputs (a user data file or model is fingerprinted), except `methods` and
-    `seeds`, which may grow (config.json then lists every method and seed run so far); anything
-    else is refused, since the finished stages it would skip ran with the old settings.
-    """
-
-    def __init__(self, run_dir: Path, config: PipelineConfig, command: str):
-        self.dir = Path(run_dir).absolute()
-        self.config = config
-        self.command = command
-        inputs = {k: v for k, v in (("data.path", config.data.path),
-                                    ("model.path", config.model.path)) if v is not None}
-        self._run = RunDir(self.dir, "pipeline", config, inputs=inputs,
-                           resumable=("methods", "seeds"))
-
-    def __enter__(self) -> "Run":
-        self._run.__enter__()
-        try:
-            record = self.dir / CONFIG_FILE
-            if record.exists():
-                old = json.loads(record.read_text())
-                self._run.config = dataclasses.replace(
-                    self.config, methods=_union(old.get("methods", []), self.config.methods),
-                    seeds=_union(old.get("seeds", []), self.config.seeds))
-            self._run.start()
-            self._log_command(f"pipeline ({time.strftime('%Y-%m-%d %H:%M:%S')})", self.command)
-        except BaseException:
-            self._run.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._run.__exit__(*exc)
-
-    def _log_command(self, title: str, command: str) -> None:
-        with open(self.dir / "commands.txt", "a") as f:
-            f.write(f"# {title}\n{command}\n")
-
-    def stage(self, name: str, path: Path, fn: Callable[[], dict | None], *,
-              command: list[str] | str = "") -> dict:
-        """Run fn once: skip when `path/stage.json` exists, otherwise run and record its time.
-
-        `command` (argv, or text for steps that are not one command) goes to commands.txt.
-        """
-        record = path / "stage.json"
-        if record.exists():
-            log.info("skipping %s: done by an earlier invocation with this config (%s)", name, record)
-            return json.loads(record.read_text())
-        path.mkdir(parents=True, exist_ok=True)
-        print(f"\n== {name}", flush=True)
-        if command:
-            self._log_command(name, command if isinstance(command, str) else shlex.join(command))
-        t0 = time.perf_counter()
-        info = dict(fn() or {})
-        info["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json(record, info)
-        return info
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-# ------------------------------------------------------------------------------ stages
-def _prompt_flags(cfg: PipelineConfig) -> list[str]:
-    """gen-data flags for the prompt the RL stage and evaluation use (one setting for all)."""
-    return ["--think" if cfg.grpo.think else "--no-think", "--history", str(cfg.grpo.history),
-            "--prompt-style", cfg.grpo.prompt_style]
-
-
-def games_dir(run: Run) -> Path:
-    """Where a run's ALFWorld games are: the configured folder, else the run's own."""
-    return run.config.data.games_dir or run.dir / "games"
-
-
-def make_data(run: Run) -> Path:
-    cfg = run.config
-    out = run.dir / "data" / "trajs.jsonl"
-    if cfg.env == "alfworld":
-        args = ["gen-data", "alfworld", "--split", "train", "--n", str(cfg.data.n), "--out", str(out),
-                "--games-dir", str(games_dir(run)), "--seed", str(cfg.data.seed), *_prompt_flags(cfg)]
-    else:
-        args = ["gen-data", "webshop", "--split", "train", "--n", str(cfg.data.n), "--out", str(out),
-                "--num-products", str(cfg.data.webshop_products), "--seed", str(cfg.data.seed),
-                *_prompt_flags(cfg)]
-
-    if cfg.data.path is not None:
-        args = None
-
-    def go():
-        if args is None:
-            read_trajectories(cfg.data.path)  # validate before copying
-            shutil.copyfile(cfg.data.path, out)
-        else:
-            _prism(args)
-        return {"trajectories": str(out), "n": len(_read_jsonl(out))}
-
-    run.stage("data: expert trajectories", out.parent, go,
-              command=["prism", *args] if args else ["cp", str(cfg.data.path), str(out)])
-    return out
-
-
-def make_base(run: Run, data: Path) -> Path:
-    """The base model: the configured checkpoint, or the tiny model built on the data + warm-up."""
-    cfg = run.config
-    if cfg.model.path is not None:
-        return cfg.model.path
-    base = run.dir / "base"
-    warm, init, games = base / "warmup.jsonl", base / "init", base / "warmup_games"
-    files = [data] + ([warm] if cfg.warmup.n else [])
-    games_args = warm_args = None
-    if cfg.warmup.n:
-        if cfg.env == "alfworld":
-            games_args = ["gen-games", "alfworld", "--out", str(games), "--split", "train", "--n",
-                          str(cfg.warmup.n), "--seed", str(cfg.warmup.seed), "--task-types",
-                          *cfg.warmup.task_types]
-            warm_args = ["gen-data", "alfworld", "--split", "train", "--n", str(cfg.warmup.n),
-                         "--out", str(warm), "--games-dir", str(games), "--use-existing",
-                         *_prompt_flags(cfg)]
-        else:
-            warm_args = ["gen-data", "webshop", "--split", "eval", "--n", str(cfg.warmup.n),
-                         "--out", str(warm), "--num-products", str(cfg.data.webshop_products),
-                         "--seed", str(cfg.data.seed), *_prompt_flags(cfg)]
-    tiny_args = ["build-tiny", "--corpus", *map(str, files), "--out", str(init),
-                 *command_args(cfg.model.tiny, "spec."), "--seed", str(cfg.seeds[0])]
-    warm_sft = SFTConfig.of(cfg.sft, model=init, data=warm, out=base / "warmup_sft",
-                            epochs=cfg.warmup.epochs, lr=cfg.warmup.lr, max_len=cfg.max_len,
-                            seed=cfg.seeds[0])
-
-    def go():
-        if games_args:
-            generate_games("train", cfg.warmup.n, games, seed=cfg.warmup.seed,
-                           task_types=list(cfg.warmup.task_types), progress=False)
-        if warm_args:
-            _prism(warm_args)
-        corpus = corpus_from_files(files)
-        if cfg.model.tiny.tokenizer == "word" and cfg.env == "webshop":
-            corpus = itertools.chain(corpus, _catalog_pages(cfg))
-        # the stage owns init/: an interrupted earlier attempt may have left one
-        build_tiny(init, corpus, cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
-        if not cfg.warmup.n:
-            return {"model": str(init)}
-        summary = train_sft(warm_sft)
-        return {"model": summary["final_model"], "warmup": summary}
-
-    commands = [["prism", *a] for a in (games_args, warm_args, tiny_args) if a]
-    if cfg.warmup.n:
-        commands.append(command_line("sft", warm_sft))
-    info = run.stage("base model: tiny Qwen3 + warm-up SFT", base, go,
-                     command="\n".join(shlex.join(c) for c in commands))
-    return Path(info["model"])
-
-
-def _catalog_pages(cfg: PipelineConfig):
-    """The WebShop catalog's own text (product ids, titles, prices, descriptions, options), so a
-    word-level vocabulary covers every page the agent can be shown, not only the corpus's."""
-    from prism_jax.envs.webshop.env import default_catalog
-    for p in default_catalog(cfg.data.webshop_products, cfg.data.seed).products:
-        yield f"'{p.asin}' [SEP] '{p.title}' [SEP] '{p.price_tag}' click[{p.asin.lower()}]"
-        yield p.description
-        yield from p.bullet_points
-        for name, values in p.options.items():
-            yield " ".join([name, *values])
-
-
-def make_scores(run: Run, base: Path, data: Path) -> tuple[Path, float]:
-    cfg = run.config
-    scores = run.dir / "probe" / "scores.jsonl"
-    probe = ProbeConfig(model=Path(base), data=Path(data), out=scores, max_len=cfg.max_len,
-                        batch_size=cfg.probe_batch_size, dtype=cfg.model.dtype,
-                        remat=cfg.probe_remat)
-    info = run.stage("probe: stage I+II", scores.parent, lambda: probe_file(probe),
-                     command=command_line("probe", probe))
-    return scores, info["seconds"]
-
-
-def _rl_config(cfg: PipelineConfig) -> GRPOConfig:
-    return dataclasses.replace(cfg.grpo, webshop_products=cfg.data.webshop_products,
-                               webshop_seed=cfg.data.seed)
-
-
-def make_pass_rates(run: Run, base: Path, data: Path) -> Path:
-    """HPT's gate input: the base model's success rate over hpt_rollouts rollouts per task."""
-    cfg = run.config
-    out = run.dir / "hpt" / "pass_rates.jsonl"
-
-    def go():
-        import numpy as np
-
-        from prism_jax.grpo import _load, make_vec_env
-        from prism_jax.rollout import ModelSampler, RolloutConfig, rollout
-        from prism_jax.grpo import ENV_DEFAULTS
-        records = _read_jsonl(data)
-        tasks = list(dict.fromkeys(r["task_id"] for r in records))
-        grpo = dataclasses.replace(_rl_config(cfg), model=base)
-        max_steps = grpo.max_steps or ENV_DEFAULTS[cfg.env]["max_steps"]
-        rc = RolloutConfig(env=cfg.env, max_steps=max_steps,
-                           max_prompt_len=grpo.max_prompt_len or ENV_DEFAULTS[cfg.env]["max_prompt_len"],
-                           max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
-                           top_p=grpo.top_p, bucket=grpo.bucket, think=grpo.think,
-                           history=grpo.history, prompt_style=grpo.prompt_style)
-        model, tok = _load(grpo)
-        per_call = max(1, grpo.tasks_per_iter)
-        n_env = per_call * cfg.hpt_rollouts
-        sampler = ModelSampler(model.params(), model.config, tok, rc, max_batch=n_env)
-        wins: dict[str, list[bool]] = {}
-        vec = make_vec_env(cfg.env, n_env, grpo, max_steps)
-        try:
-            for i in range(0, len(tasks), per_call):
-                chunk = tasks[i: i + per_call]
-                env_tasks = [t for t in chunk for _ in range(cfg.hpt_rollouts)]
-                if len(env_tasks) < n_env:   # keep the env batch size fixed: pad with repeats
-                    env_tasks += [env_tasks[-1]] * (n_env - len(env_tasks))
-                eps = rollout(sampler, tok, vec, env_tasks, config=rc, seed=cfg.seeds[0] + i,
-                              progress=False)
-                for t, e in zip(env_tasks[: len(chunk) * cfg.hpt_rollouts], eps):
-                    if e.error is None:  # an env failure is no evidence about the model
-                        wins.setdefault(t, []).append(bool(e.success))
-        finally:
-            vec.close()
-        rate = {t: float(np.mean(w)) for t, w in wins.items()}
-        # a task whose every rollout was lost to env failures counts as never passed
-        write_jsonl(out, [{"id": r["id"], "pass_rate": rate.get(r["task_id"], 0.0)} for r in records])
-        return {"tasks": len(tasks), "mean_pass_rate": float(np.mean(list(rate.values())))}
-
-    run.stage("HPT: base-model pass rates", out.parent, go,
-              command=f"(rollouts of {base}: {cfg.hpt_rollouts} per task)")
-    return out
+        if self.env == "webshop" and self.data.path is None and self.data.n == "all":
+            raise ValueError("data.n: 'all' (every game of a split) is for ALFWorld; WebShop "
+                             "generates a number of goals")
 
 
 def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Path,
@@ -457,15 +155,14 @@ def route(run: Run, method: Method, seed: int, scores: Path, data: Path, out: Pa
     """(sft split, rl split) of a method; None where the method has no such phase."""
     if method.name == "base":
         return None, None
-    if method.name in ("sft", "sft_then_rl", "grpo", "gigpo", "hpt"):
+    if not method.info.routed:
         return (data if method.uses_sft_all else None), (data if method.uses_rl_all else None)
-    hpt = method.name == "hpt_static"
+    hpt = method.info.pass_rates
     gate = {"pass_rates": pass_rates, "hpt_gate": run.config.hpt_gate,
             "hpt_rollouts": run.config.hpt_rollouts} if hpt else {}
     config = RouteConfig(
-        scores=Path(scores), out_dir=out, data=Path(data), method="hpt" if hpt else method.name,
-        seed=seed,
-        metric=method.metric if method.name in ("prism", "inverse") else None,
+        scores=Path(scores), out_dir=out, data=Path(data), method=method.info.route_method,
+        seed=seed, metric=method.metric if len(method.info.metrics) > 1 else None,
         rl_ratio=0.5 if method.rl_ratio is None else method.rl_ratio, **gate,
         overwrite=True)   # the stage owns out/: an interrupted attempt may have written it
     run.stage(f"{method.label} seed {seed}: route", out, lambda: route_file(config) and None,
@@ -479,10 +176,10 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
     cfg = run.config
     home = run.dir / "runs" / method.label / f"seed{seed}"
     sft_split, rl_split = route(run, method, seed, scores, data, home / "route", pass_rates)
-    model, timings = base, {"probe": probe_seconds if method.name in ("prism", "inverse", "magnitude")
-                            else None, "sft": None, "rl": None}
-    sizes = {"sft": len(_read_jsonl(sft_split)) if sft_split else 0,
-             "rl": len(_read_jsonl(rl_split)) if rl_split else 0}
+    model, timings = base, {"probe": probe_seconds if method.info.probes else None, "sft": None,
+                            "rl": None}
+    sizes = {"sft": len(read_jsonl(sft_split)) if sft_split else 0,
+             "rl": len(read_jsonl(rl_split)) if rl_split else 0}
     if sft_split is not None and sizes["sft"]:
         sft_cfg = SFTConfig.of(cfg.sft, model=model, data=sft_split, out=home / "sft",
                                max_len=cfg.max_len, seed=seed)
@@ -491,14 +188,14 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
         model, timings["sft"] = Path(info["final_model"]), info["seconds"]
     if rl_split is not None and sizes["rl"]:
         _, tasks = load_tasks(rl_split)
-        rl = _rl_config(cfg)
+        rl = rl_config(cfg)
         iterations = rl.iterations
         if cfg.rl_epochs > 0:
             iterations = max(1, math.ceil(cfg.rl_epochs * len(tasks) / rl.tasks_per_iter))
         grpo_cfg = GRPOConfig.of(rl, model=model, tasks=rl_split, out=home / "grpo",
                                  advantage="gigpo" if method.name == "gigpo" else "grpo",
                                  iterations=iterations, seed=seed,
-                                 **({"hpt_gate": cfg.hpt_gate} if method.name == "hpt" else {}))
+                                 **({"hpt_gate": cfg.hpt_gate} if method.info.sft == "gated" else {}))
         info = run.stage(f"{method.label} seed {seed}: {grpo_cfg.advantage.upper()} on {len(tasks)} "
                          f"tasks, {iterations} iterations", home / "grpo", lambda: train_grpo(grpo_cfg),
                          command=command_line("grpo", grpo_cfg))
@@ -559,7 +256,7 @@ def write_run_analyses(run: Run) -> Path:
     prism = next((parse_method(m) for m in cfg.methods if m.startswith("prism")), None)
     out = run.dir / "analyses"
     write_analyses(out, env=cfg.env, runs_dir=run.dir / "runs", scores=scores,
-                   records=_read_jsonl(run.dir / "data" / "trajs.jsonl") if scores else None,
+                   records=read_jsonl(run.dir / "data" / "trajs.jsonl") if scores else None,
                    rl_ratio=prism.rl_ratio if prism else 0.5,
                    metric=prism.metric if prism else "gini", caption=cfg.caption.format(cfg=cfg))
     return out
@@ -572,10 +269,10 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, command: str | None = No
     with Run(run_dir, config, command) as run:
         data = make_data(run)
         base = make_base(run, data)
-        needs_probe = any(m.name in ("prism", "inverse", "magnitude") for m in methods)
+        needs_probe = any(m.info.probes for m in methods)
         scores, probe_seconds = make_scores(run, base, data) if needs_probe else (None, 0.0)
         pass_rates = (make_pass_rates(run, base, data)
-                      if any(m.name == "hpt_static" for m in methods) else None)
+                      if any(m.info.pass_rates for m in methods) else None)
         for method in methods:
             for seed in config.seeds:
                 run_method(run, method, seed, base=base, data=data, scores=scores,
@@ -583,5 +280,4 @@ def run_pipeline(config: PipelineConfig, run_dir: Path, command: str | None = No
         return write_tables(run)
 
 
-__all__ = ["DataSource", "Method", "ModelSource", "PipelineConfig", "WarmUp", "parse_method",
-           "run_pipeline"]
+__all__ = ["DataSource", "ModelSource", "PipelineConfig", "WarmUp", "run_pipeline"]

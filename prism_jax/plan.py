@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 from prism_jax.models.config import ModelConfig
+from prism_jax.models.tap import choose_mode
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,6 @@ def probe_flops(cfg: ModelConfig, batch: int, seq_len: int, scored: float, *, re
     """One probe step: forward, input gradients, and per matrix the cheaper of the direct
     (T Din Dout) or ghost (T^2 (Din + Dout)) per-example norm; the head's forward and its
     hidden-state gradient only (scored positions)."""
-    from prism_jax.models.tap import choose_mode
-
     layers, head = forward_flops(cfg, batch, seq_len, scored, causal)
     norms = 0.0
     for d_in, d_out in cfg.matrix_shapes().values():

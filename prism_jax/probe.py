@@ -13,8 +13,6 @@ cross-entropy is evaluated in rematerialised chunks so [T, V] logits never exist
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import numpy as np
 import jax.numpy as jnp
@@ -114,11 +112,6 @@ def _cached_step(cfg, norm_mode, chunk, compute_dtype):
     if key not in _STEPS:
         _STEPS[key] = make_probe_step(cfg, norm_mode=norm_mode, chunk=chunk, compute_dtype=compute_dtype)
     return _STEPS[key]
-
-
-def matrix_labels(num_layers: int) -> list[str]:
-    """Names of the 7L entries of g, in order: "L0.q", "L0.k", ..., f"L{L-1}.down"."""
-    return [f"L{l}.{m}" for l in range(num_layers) for m in MATRICES]
 
 
 def plan_batches(lengths, batch_size: int, max_len: int, multiple: int = 128) -> list[tuple[np.ndarray, int]]:

@@ -123,6 +123,7 @@ def plot_venn3(regions: dict[str, int], labels: Sequence[str], path: str | os.Pa
     The layout is unweighted (equal circles): with strongly agreeing metrics an area-proportional
     layout collapses into one disc and hides the small regions, whose counts matter here.
     """
+    # lazy: matplotlib-venn costs ~1.5 s at import and only this figure needs it
     from matplotlib_venn import venn3
     from matplotlib_venn.layout.venn3 import DefaultLayoutAlgorithm
 

@@ -27,6 +27,7 @@ from prism_jax.episodes import Episode, Reply, Request, Step, episode_stats, pla
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import render_prompt_ids
 from prism_jax.sampler import bucket, generate, left_pad
+from prism_jax.sharding import BATCH_AXES, batch_sharding
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,6 @@ class ModelSampler:
 
     def _place(self, rows: np.ndarray):
         """int [B, P] prompt rows, split over data x fsdp on a mesh when B divides evenly."""
-        from prism_jax.sharding import BATCH_AXES, batch_sharding
-
         if self.mesh is None or any(a not in self.mesh.shape for a in BATCH_AXES):
             return rows
         shards = int(np.prod([self.mesh.shape[a] for a in BATCH_AXES]))

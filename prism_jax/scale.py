@@ -9,16 +9,16 @@ per-device bytes of arguments, outputs and temporaries. Run it on a simulated me
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from pathlib import Path
-
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from prism_jax.models.config import ModelConfig
+from prism_jax.models.config import PRESETS, ModelConfig
 from prism_jax.models.transformer import param_shapes
 from prism_jax.sharding import batch_sharding, param_shardings, state_shardings
 
@@ -49,8 +49,6 @@ class StepMemory:
 def preset_model(pipeline) -> ModelConfig:
     """The ModelConfig a pipeline preset names: its checkpoint's config.json when that is on this
     machine, else its architecture preset (no weights are needed to plan or size a run)."""
-    from prism_jax.models.config import PRESETS
-
     source = pipeline.model
     if source.path is not None and (Path(source.path) / "config.json").is_file():
         return ModelConfig.from_pretrained(source.path)
@@ -77,8 +75,6 @@ def abstract_batch(mesh: Mesh, batch: int, seq_len: int, dtype=jnp.int32) -> jax
 def measure(name: str, lowered_fn: Callable[[], "jax.stages.Lowered"], *, mesh: Mesh, batch: int,
             seq_len: int, remat: str, dtype) -> StepMemory:
     """Compile a lowered step and report its per-device memory."""
-    import time
-
     t0 = time.perf_counter()
     compiled = lowered_fn().compile()
     seconds = time.perf_counter() - t0
@@ -94,6 +90,9 @@ def measure(name: str, lowered_fn: Callable[[], "jax.stages.Lowered"], *, mesh: 
 def probe_memory(cfg: ModelConfig, mesh: Mesh, *, batch: int, seq_len: int, remat: str = "full",
                  dtype=jnp.bfloat16) -> StepMemory:
     """Memory of the Stage I probe step (one batch of trajectories)."""
+    # lazy here and in the other steps: each step's module loads only when that step is sized
+    # (SFT's brings grain and orbax, GRPO's the environments); `prism plan` imports this module
+    # for `preset_model` alone
     from prism_jax.probe import make_probe_step
 
     params = abstract_params(cfg, mesh, dtype)
@@ -132,36 +131,29 @@ def grpo_memory(cfg: ModelConfig, mesh: Mesh, *, batch: int, seq_len: int, remat
     """Memory of the GRPO policy update on one micro-batch of `batch` rows (prompt + response of
     `seq_len` tokens): its gradient added into the accumulated gradient, then the AdamW step, with
     float32 master parameters, gradients and optimizer state sharded by the rules and `dtype`
-    compute (as `grpo.Updater` runs it)."""
-    import optax
+    compute. The three pieces are `grpo.Updater`'s own compiled functions (loss, optimizer,
+    shardings and batch layout included), traced into one step so the compiler sees everything
+    that is live at once."""
+    from prism_jax.grpo import GRPOConfig
+    from prism_jax.updater import BATCH_FIELDS, Updater
 
-    from prism_jax.grpo import GRPOConfig, LossSettings, _loss, make_optimizer
-
+    config = GRPOConfig(model=Path("-"), tasks=Path("-"), out=Path("-"), remat=remat,
+                        micro_batch=batch)
+    updater = Updater(cfg, config, pad_id=0, compute_dtype=dtype, mesh=mesh)
     params = abstract_params(cfg, mesh, jnp.float32)
-    optimizer = make_optimizer(GRPOConfig(model=Path("-"), tasks=Path("-"), out=Path("-")))
-    opt_state = _abstract_opt_state(optimizer, params, mesh)
-    settings = LossSettings(remat=remat)
-    row = NamedSharding(mesh, P(("data", "fsdp"), None))
-    ints = jax.ShapeDtypeStruct((batch, seq_len), jnp.int32, sharding=row)
-    batch_spec = {"input_ids": ints, "attention_mask": ints, "response_mask": ints,
-                  "old_logprobs": jax.ShapeDtypeStruct((batch, seq_len), jnp.float32, sharding=row),
-                  "advantages": jax.ShapeDtypeStruct((batch,), jnp.float32,
-                                                     sharding=NamedSharding(mesh, P(("data", "fsdp")))),
-                  "weights": jax.ShapeDtypeStruct((batch,), jnp.float32,
-                                                  sharding=NamedSharding(mesh, P(("data", "fsdp")))),
-                  "sft": jax.ShapeDtypeStruct((batch,), jnp.float32,
-                                              sharding=NamedSharding(mesh, P(("data", "fsdp"))))}
-    shardings = param_shardings(param_shapes(cfg), mesh)
+    opt_state = _abstract_opt_state(updater.optimizer, params, mesh)
+    rows = {k: jax.ShapeDtypeStruct((batch, seq_len)[:rank], dtype_,
+                                    sharding=updater.row_shardings[rank])
+            for k, (rank, dtype_) in BATCH_FIELDS.items()}
 
     def update(params, opt_state, acc, rows):
-        grads, _ = jax.grad(_loss, has_aux=True)(params, rows, cfg=cfg, settings=settings,
-                                                 compute_dtype=dtype)
-        acc = jax.lax.with_sharding_constraint(jax.tree.map(jnp.add, acc, grads), shardings)
-        updates, opt_state = optimizer.update(acc, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, acc
+        grads, _ = updater.grad_fn(params, rows)
+        acc = updater.add_grads(acc, grads)
+        params, opt_state, _ = updater.apply_grads(params, opt_state, acc)
+        return params, opt_state, acc
 
     fn = jax.jit(update, donate_argnums=(0, 1, 2))
-    return measure("grpo", lambda: fn.lower(params, opt_state, params, batch_spec), mesh=mesh,
+    return measure("grpo", lambda: fn.lower(params, opt_state, params, rows), mesh=mesh,
                    batch=batch, seq_len=seq_len, remat=remat, dtype=dtype)
 
 

@@ -45,3 +45,21 @@ def alfworld_success(model_dir, games, *, repeats: int = 1, temperature: float =
                          think=PROMPT.think)
     return evaluate(policy, tasks, batch_size=len(tasks), max_steps=8, prompt=PROMPT, seed=seed,
                     progress=False)["success"]["All"]
+
+
+def expert_sft(root: Path) -> dict:
+    """A tiny model fitted by per-step SFT on the expert's play of 3 generated pick-and-place
+    games (the `alfworld_expert_sft` fixture and bench/grpo_learning.py): {games, data, start,
+    run, final}. verl-agent's per-step prompt; 36 epochs win all three games (28 won none,
+    measured)."""
+    from prism_jax.models.builder import TinySpec
+    from prism_jax.sft import SFTConfig, train_sft
+
+    spec = TinySpec(vocab_size=1024, hidden_size=128, intermediate_size=256, num_layers=2,
+                    num_heads=4, num_kv_heads=2, head_dim=32)
+    games, data, start = expert_setup(root, 3, spec, max_steps=8)
+    summary = train_sft(SFTConfig(model=start, data=data, out=root / "run", lr=5e-3, epochs=36,
+                                  batch_size=4, accum_steps=1, max_len=1024, save_every=1000,
+                                  per_step=True), progress=False)
+    return {"games": games, "data": data, "start": start, "run": root / "run",
+            "final": summary["final_model"]}

@@ -29,19 +29,7 @@ def alfworld_expert_sft(tmp_path_factory):
     run (the SFT run dir) and final (the trained model dir). Shared by the SFT and GRPO tests
     (about 1.5 min of training on this box).
     """
-    from alfworld_runs import expert_setup
-    from prism_jax.models.builder import TinySpec
-    from prism_jax.sft import SFTConfig, train_sft
+    from alfworld_runs import expert_sft
 
-    root = tmp_path_factory.mktemp("alfworld_sft")
-    spec = TinySpec(vocab_size=1024, hidden_size=128, intermediate_size=256, num_layers=2,
-                    num_heads=4, num_kv_heads=2, head_dim=32)
-    # gen-data's records; `per_step` trains on each step's own prompt (tests/test_per_step.py),
-    # verl-agent's: 36 epochs win all three games (28 won none, measured)
-    games, data, start = expert_setup(root, 3, spec, max_steps=8)
-    summary = train_sft(SFTConfig(model=start, data=data, out=root / "run", lr=5e-3, epochs=36,
-                                  batch_size=4, accum_steps=1, max_len=1024, save_every=1000,
-                                  per_step=True), progress=False)
-    return {"games": games, "data": data, "start": start, "run": root / "run",
-            "final": summary["final_model"]}
+    return expert_sft(tmp_path_factory.mktemp("alfworld_sft"))
 

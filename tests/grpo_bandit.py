@@ -22,7 +22,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from prism_jax.grpo import GRPOConfig, Updater, compute_advantages
+from prism_jax.advantages import compute_advantages
+from prism_jax.grpo import GRPOConfig
+from prism_jax.updater import Updater
 from prism_jax.models import ModelConfig, init_params
 from prism_jax.rollout import Step
 from prism_jax.sampler import generate, left_pad

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-ROUTED = ("random", "hpt_static", "prism", "inverse", "magnitude")
+from prism_jax.methods import ROUTED
 
 
 def run(env: str, method: str, seed: int = 0, *, metric: str | None = None,
@@ -48,3 +48,11 @@ def write_runs(root: Path, results: list[dict]) -> list[Path]:
         (d / "result.json").write_text(json.dumps(r, indent=1))
         paths.append(d / "result.json")
     return paths
+
+
+def figure3_results():
+    out = [run("webshop", "random", s, score=sc) for s, sc in ((0, 70.0), (1, 74.0))]
+    for metric, p, i in (("gini", 85.0, 60.0), ("cv", 84.0, 65.0)):
+        out += [run("webshop", "prism", 0, metric=metric, score=p),
+                run("webshop", "inverse", 0, metric=metric, score=i)]
+    return out

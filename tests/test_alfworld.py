@@ -14,7 +14,7 @@ from textworld.envs.pddl import PddlEnv
 
 from prism_jax.envs.alfworld import (TASK_TYPES, AlfworldEnv, AlfworldVecEnv, balanced, evaluate,
                                      expert_actions, expert_steps, generate_games, list_games)
-from prism_jax.envs.alfworld import datagen, gamegen
+from prism_jax.envs.alfworld import datagen, gamegen, rooms
 from prism_jax.envs.alfworld.engine import install_caches
 from prism_jax.envs.prompts import format_response
 from prism_jax.episodes import chat_policy
@@ -35,7 +35,7 @@ def games(tmp_path_factory) -> dict[str, list[Path]]:
     """One game per task type for each split (seed 0)."""
     root = tmp_path_factory.mktemp("alfworld")
     return {split: generate_games(split, 6, root, seed=0, progress=False)
-            for split in gamegen.SPLITS}
+            for split in rooms.SPLITS}
 
 
 def engine(path):
@@ -80,7 +80,7 @@ def test_every_generated_game_fits_the_step_limit_and_redraws_are_deterministic(
     assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     # attempt 0 is the plain draw: a game that fits keeps it
     for p, k in zip(a, attempts):
-        game, t = gamegen.sample_game("train", t_index(p), 2, traj(p)["task_type"], k)
+        game, t = rooms.sample_game("train", t_index(p), 2, traj(p)["task_type"], k)
         assert json.dumps(game) == p.read_text()
 
 
@@ -162,9 +162,9 @@ def test_layout_and_list_games(tmp_path, games):
 
 
 def test_unseen_split_has_its_own_floor_plans(tmp_path):
-    train, unseen = set(gamegen.floor_plans("train")), set(gamegen.floor_plans("valid_unseen"))
+    train, unseen = set(rooms.floor_plans("train")), set(rooms.floor_plans("valid_unseen"))
     assert {10, 219, 308, 424} <= unseen and not train & unseen
-    assert set(gamegen.floor_plans("valid_seen")) == train
+    assert set(rooms.floor_plans("valid_seen")) == train
     paths = generate_games("valid_unseen", 24, tmp_path, seed=1, progress=False)
     plans = {traj(p)["scene"]["scene_num"] for p in paths}
     assert plans <= unseen

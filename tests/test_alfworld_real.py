@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from alfworld_real import fabricate, tree_digest
-from prism_jax.envs.alfworld import AlfworldEnv, expert_steps, gamegen
+from prism_jax.envs.alfworld import AlfworldEnv, expert_steps, gamegen, rooms
 from prism_jax.envs.alfworld.expert import put_template
 
 # every type constant, as real problem files declare them
-TYPES = ("\n".join(f"        {t}Type - otype" for t in gamegen.OBJECT_TYPES) + "\n" +
-         "\n".join(f"        {t}Type - rtype" for t in gamegen.RECEPTACLE_TYPES))
+TYPES = ("\n".join(f"        {t}Type - otype" for t in rooms.OBJECT_TYPES) + "\n" +
+         "\n".join(f"        {t}Type - rtype" for t in rooms.RECEPTACLE_TYPES))
 
 
 def esc(thor_id: str) -> str:
-    return gamegen.escape(thor_id)
+    return rooms.escape(thor_id)
 
 
 def write_game(folder, task_type, params, sentence, objects, receptacles, locations, facts,
@@ -37,13 +37,13 @@ def write_game(folder, task_type, params, sentence, objects, receptacles, locati
     problem = (f"\n(define (problem plan_trial_T20190909_000000_000001)\n(:domain alfred)\n"
                f"(:objects\nagent1 - agent\n{TYPES}\n\n\n{decl}\n        )\n    \n\n(:init\n\n\n"
                f"{init}\n        )\n{goal}")
-    grammar = gamegen.GRAMMAR_FILE.read_text().replace("UNKNOWN GOAL", sentence)
+    grammar = rooms.GRAMMAR_FILE.read_text().replace("UNKNOWN GOAL", sentence)
     if old_grammar:  # ALFWorld's data before 0.4 puts things with "put X in/on R"
         grammar = grammar.replace('template :: "move {o} to {r}";\n    feedback :: "#PutObject.',
                                   'template :: "put {o} in/on {r}";\n    feedback :: "#PutObject.')
     folder.mkdir(parents=True)
     (folder / "game.tw-pddl").write_text(json.dumps({
-        "pddl_domain": gamegen.DOMAIN_FILE.read_text(), "grammar": grammar, "pddl_problem": problem,
+        "pddl_domain": rooms.DOMAIN_FILE.read_text(), "grammar": grammar, "pddl_problem": problem,
         "solvable": True, "walkthrough": []}))
     (folder / "traj_data.json").write_text(json.dumps({
         "task_type": task_type, "pddl_params": {**params, "mrecep_target": "", "object_sliced": False},
@@ -144,7 +144,7 @@ def test_expert_on_hand_written_real_style_pddl(tmp_path, make, expected):
 
 
 def test_put_template_follows_the_games_grammar():
-    assert put_template(gamegen.GRAMMAR_FILE.read_text()) == "move {o} to {r}"
+    assert put_template(rooms.GRAMMAR_FILE.read_text()) == "move {o} to {r}"
     assert put_template(None) == "move {o} to {r}"
 
 
@@ -162,7 +162,7 @@ def test_real_layout_folder_is_read_as_it_is(real):
     assert not gamegen.owns(real) and not gamegen.owns(real / "json_2.1.1")
     tasks = alfworld_tasks("valid_seen", 12, EnvOptions(games_dir=real))
     types = [json.loads((Path(t).parent / "traj_data.json").read_text())["task_type"] for t in tasks]
-    assert len(tasks) == 12 and sorted(set(types)) == sorted(gamegen.TASK_TYPES)
+    assert len(tasks) == 12 and sorted(set(types)) == sorted(rooms.TASK_TYPES)
     assert len(alfworld_tasks("valid_unseen", None, EnvOptions(games_dir=real))) == 7
     with pytest.raises(ValueError, match="holds 7 games, 8 were asked"):
         alfworld_tasks("valid_unseen", 8, EnvOptions(games_dir=real))

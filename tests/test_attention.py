@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from prism_jax.models import ModelConfig, init_params
-from prism_jax.models.transformer import attention, forward, resolve_attention
+from prism_jax.models.attention import attention, resolve_attention
+from prism_jax.models.transformer import forward
 from prism_jax.probe import make_probe_step
 from prism_jax.sft import loss_and_grads
 

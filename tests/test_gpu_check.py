@@ -34,6 +34,6 @@ def test_cpu_smoke_runs_without_grain_tyro_gymnasium(tmp_path):
 
 def test_its_imports_need_no_grain_tyro_gymnasium():
     code = BLOCK + ("import prism_jax.models, prism_jax.plan, prism_jax.probe, prism_jax.sampler, "
-                    "prism_jax.sft, prism_jax.models.transformer")
+                    "prism_jax.sft_step, prism_jax.models.transformer")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""GRPO/GiGPO: advantages vs hand-computed values, the loss vs a numpy transcription, training."""
+"""GRPO/GiGPO training: the task schedule, the loss and update on a tiny model vs a plain forward,
+the policy update (prism_jax/updater.py), online HPT and whole runs."""
 
 from __future__ import annotations
 
@@ -15,119 +16,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prism_jax.grpo import (clipped_surrogate, compute_advantages, discounted_returns,
-                            group_normalize, low_var_kl, make_grad_fn, make_logprob_fn, pack_rows,
-                            tasks_for_iteration, LossSettings)
+from prism_jax.grpo import tasks_for_iteration
 from prism_jax.logprobs import chunked_logprobs
+from prism_jax.losses import LossSettings, make_grad_fn, make_logprob_fn
 from prism_jax.models import ModelConfig, init_params
 from prism_jax.models.transformer import forward
 from prism_jax.rollout import Step
-
-
-# ------------------------------------------------------------------------------ advantages
-def test_grpo_all_equal_rewards_give_zero_advantage():
-    adv = compute_advantages(group=[0, 0, 0, 1, 1], episode=[0, 1, 2, 3, 4],
-                             episode_reward=[10, 10, 10, 0, 0], step_reward=[10, 10, 10, 0, 0],
-                             invalid=[0] * 5)
-    np.testing.assert_array_equal(adv, np.zeros(5))
-
-
-def test_grpo_hand_computed():
-    # group 0: episodes A (2 steps, won) and B (1 step, failed); group 1: a single episode.
-    adv = compute_advantages(group=[0, 0, 0, 1], episode=[0, 0, 1, 2],
-                             episode_reward=[10, 10, 0, 10], step_reward=[0, 10, 0, 10],
-                             invalid=[0, 0, 0, 0], episode_stats="rollouts")
-    # statistics over the two episodes of group 0: mean 5, unbiased std sqrt(50)
-    a = 5 / (np.sqrt(50) + 1e-6)
-    np.testing.assert_allclose(adv, [a, a, -a, 0.0], rtol=1e-12)
-
-
-def test_invalid_penalty_is_taken_off_the_step():
-    # every episode won: no relative signal except the invalid step's penalty
-    adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 10],
-                             step_reward=[0, 10, 10], invalid=[0, 1, 0], episode_stats="rollouts")
-    np.testing.assert_allclose(adv, [0.0, -0.1, 0.0])
-    adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 0],
-                             step_reward=[0, 10, 0], invalid=[0, 1, 0], invalid_penalty=0.5,
-                             episode_stats="rollouts")
-    a = 5 / (np.sqrt(50) + 1e-6)
-    np.testing.assert_allclose(adv, [a, a - 0.5, -a])
-
-
-def test_steps_statistics_hand_computed():
-    # verl-agent's default: every row scores R - 0.1 * invalid; mean and unbiased std over the
-    # rows of the task group. Group 0: A won in 2 steps, B failed in 3 steps (its 2nd invalid).
-    adv = compute_advantages(group=[0, 0, 0, 0, 0], episode=[0, 0, 1, 1, 1],
-                             episode_reward=[10, 10, 0, 0, 0], step_reward=[0, 10, 0, 0, 0],
-                             invalid=[0, 0, 0, 1, 0])
-    scores = [10.0, 10.0, 0.0, -0.1, 0.0]
-    mean = sum(scores) / 5                                              # 3.98
-    std = (sum((x - mean) ** 2 for x in scores) / 4) ** 0.5
-    expected = [(x - mean) / (std + 1e-6) for x in scores]
-    np.testing.assert_allclose(adv, expected, rtol=1e-12)
-    assert abs(sum(adv)) < 1e-9                     # a group's row advantages sum to zero
-    # equal returns: only the invalid row differs, and nothing blows up (std comes from it)
-    adv = compute_advantages(group=[0, 0, 0], episode=[0, 0, 1], episode_reward=[10, 10, 10],
-                             step_reward=[0, 10, 10], invalid=[0, 1, 0])
-    s = np.std([10, 9.9, 10], ddof=1)                                  # 0.0577
-    np.testing.assert_allclose(adv, [(10 - 29.9 / 3) / (s + 1e-6), (9.9 - 29.9 / 3) / (s + 1e-6),
-                                     (10 - 29.9 / 3) / (s + 1e-6)], rtol=1e-9)
-    np.testing.assert_array_equal(
-        compute_advantages(group=[0, 0], episode=[0, 1], episode_reward=[10, 10],
-                           step_reward=[10, 10], invalid=[0, 0]), [0.0, 0.0])
-    with pytest.raises(ValueError, match="unknown episode_stats"):
-        compute_advantages(group=[0], episode=[0], episode_reward=[1], step_reward=[1],
-                           invalid=[0], episode_stats="tokens")
-
-
-def test_gigpo_with_steps_statistics():
-    rows = dict(group=[0, 0, 0], episode=[0, 1, 1], episode_reward=[10, 0, 0],
-                step_reward=[10, 0, 0], invalid=[0, 0, 0], anchor=["s0", "s0", "s1"])
-    adv = compute_advantages(**rows, method="gigpo", norm="mean_norm", gamma=0.95)
-    # A_E over rows, F = 1: scores 10, 0, 0 -> mean 10/3. A_S: anchor s0 holds returns 10 and
-    # 0 * 0.95 + 0 = 0 -> +-5; s1 is a singleton -> 0.
-    np.testing.assert_allclose(adv, [10 - 10 / 3 + 5, -10 / 3 - 5, -10 / 3], rtol=1e-12)
-
-
-def test_discounted_returns_restart_per_episode():
-    r = discounted_returns([0, 0, 10, 0, 10], [0, 0, 0, 1, 1], 0.95)
-    np.testing.assert_allclose(r, [10 * 0.95 ** 2, 10 * 0.95, 10, 9.5, 10])
-
-
-@pytest.mark.parametrize("norm", ["mean_norm", "mean_std_norm"])
-def test_gigpo_hand_computed(norm):
-    # Two episodes of one task from the same start state "s0".
-    #   ep 0: s0 -> s1 (won at step 2), rewards 0, 10
-    #   ep 1: s0 -> s2 (invalid) -> s1 -> failed, rewards 0, 0, 0
-    rows = dict(group=[0, 0, 0, 0, 0], episode=[0, 0, 1, 1, 1],
-                episode_reward=[10, 10, 0, 0, 0], step_reward=[0, 10, 0, 0, 0],
-                invalid=[0, 0, 0, 1, 0], anchor=["s0", "s1", "s0", "s2", "s1"])
-    adv = compute_advantages(**rows, method="gigpo", norm=norm, gamma=0.95, step_weight=1.0,
-                             episode_stats="rollouts")
-    f = (lambda v: np.std(v, ddof=1) + 1e-6) if norm == "mean_std_norm" else (lambda v: 1.0)
-    returns = np.array([10, 0.0])  # one per episode
-    a_e = (returns - returns.mean()) / f(returns)
-    a_e = a_e[[0, 0, 1, 1, 1]] - np.array([0, 0, 0, 0.1, 0])
-    # step returns: ep0 9.5, 10; ep1 0, 0 - 0.1, 0. Anchor groups: s0 {0, 2}, s1 {1, 4}, s2 {3}.
-    s0, s1 = np.array([9.5, 0.0]), np.array([10.0, 0.0])
-    a_s = np.array([(9.5 - s0.mean()) / f(s0), (10 - s1.mean()) / f(s1),
-                    (0 - s0.mean()) / f(s0), 0.0, (0 - s1.mean()) / f(s1)])
-    np.testing.assert_allclose(adv, a_e + a_s, rtol=1e-9)
-
-
-def test_gigpo_anchor_groups_do_not_cross_tasks():
-    # the same observation in two task groups: two singletons -> no step advantage
-    adv = compute_advantages(group=[0, 1], episode=[0, 1], episode_reward=[10, 0],
-                             step_reward=[10, 0], invalid=[0, 0], anchor=["s", "s"],
-                             method="gigpo", norm="mean_norm")
-    np.testing.assert_array_equal(adv, [0.0, 0.0])
-
-
-def test_group_normalize_singletons_and_bad_method():
-    np.testing.assert_array_equal(group_normalize([3.0, 5.0], ["a", "b"]), [0.0, 0.0])
-    with pytest.raises(ValueError, match="unknown advantage method"):
-        compute_advantages(group=[0], episode=[0], episode_reward=[1], step_reward=[1],
-                           invalid=[0], method="ppo")
+from prism_jax.updater import pack_rows
+from test_losses import _np_loss
 
 
 def test_task_schedule_is_a_seeded_stream_of_epochs():
@@ -136,89 +32,6 @@ def test_task_schedule_is_a_seeded_stream_of_epochs():
     stream = sum(first, [])
     assert sorted(stream[:5]) == tasks and sorted(stream[5:10]) == tasks
     assert first == [tasks_for_iteration(tasks, i, 2, seed=3) for i in range(5)]
-
-
-# ------------------------------------------------------------------------------ loss
-def _np_loss(logp, old, adv, mask, clip):
-    """Direct numpy transcription of the clipped objective with token-mean aggregation."""
-    ratio = np.exp(logp - old)
-    per = np.maximum(-adv[:, None] * ratio, -adv[:, None] * np.clip(ratio, 1 - clip, 1 + clip))
-    clipped = (-adv[:, None] * np.clip(ratio, 1 - clip, 1 + clip)) > (-adv[:, None] * ratio)
-    return (per * mask).sum() / mask.sum(), (clipped * mask).sum() / mask.sum()
-
-
-def test_clipped_surrogate_matches_numpy():
-    rng = np.random.default_rng(0)
-    logp = rng.normal(-2, 0.5, (3, 7))
-    old = logp + rng.normal(0, 0.3, (3, 7))
-    adv = np.array([1.5, -0.7, 0.0])
-    mask = (rng.random((3, 7)) < 0.7).astype(np.float64)
-    per, clipped, _ = clipped_surrogate(jnp.asarray(logp), jnp.asarray(old), jnp.asarray(adv)[:, None],
-                                        0.2)
-    got = float(jnp.sum(per * mask) / mask.sum())
-    got_frac = float(jnp.sum(clipped * mask) / mask.sum())
-    want, want_frac = _np_loss(logp, old, adv, mask, 0.2)
-    np.testing.assert_allclose(got, want, rtol=1e-5)
-    np.testing.assert_allclose(got_frac, want_frac)
-    assert 0 < want_frac < 1  # both branches are exercised
-
-
-def test_clip_higher_and_dual_clip_hand_computed():
-    # ratios r = exp(logp - old) of 0.5, 1.1, 1.3, 4.0 and 5.0 under A = +1 and A = -1
-    r = np.array([0.5, 1.1, 1.3, 4.0, 5.0])
-    old = np.zeros(5)
-    logp = np.log(r)
-    surrogate = lambda a, **kw: [np.asarray(x) for x in clipped_surrogate(
-        jnp.asarray(logp), jnp.asarray(old), jnp.float64(a), **kw)]
-    # A = +1, clip 0.2 / clip-higher 0.28: loss = max(-r, -clip(r, 0.8, 1.28))
-    loss, clipped, lower = surrogate(1.0, clip_low=0.2, clip_high=0.28)
-    np.testing.assert_allclose(loss, [-0.5, -1.1, -1.28, -1.28, -1.28], rtol=1e-6)
-    np.testing.assert_array_equal(clipped, [False, False, True, True, True])
-    assert not lower.any()                     # dual-clip only acts on negative advantages
-    # A = -1, symmetric clip 0.2: loss = max(r, clip(r, 0.8, 1.2)) = 0.8, 1.1, 1.3, 4, 5 (only
-    # r = 0.5 takes the clip branch); dual clip c = 3 caps it at -A * c = 3 where it is larger.
-    loss, clipped, lower = surrogate(-1.0, clip_low=0.2, clip_ratio_c=3.0)
-    np.testing.assert_allclose(loss, [0.8, 1.1, 1.3, 3.0, 3.0], rtol=1e-6)
-    np.testing.assert_array_equal(clipped, [True, False, False, False, False])
-    np.testing.assert_array_equal(lower, [False, False, False, True, True])
-    # without dual clip the large ratios pass through
-    loss, _, _ = surrogate(-1.0, clip_low=0.2)
-    np.testing.assert_allclose(loss, [0.8, 1.1, 1.3, 4.0, 5.0], rtol=1e-6)
-
-
-def test_group_filter_keeps_groups_with_different_returns():
-    from prism_jax.grpo import informative_rows
-
-    # group 0: both episodes won (equal returns) -> dropped; group 1: 10 vs 0 -> kept; group 2:
-    # one episode only -> dropped; rows of a multi-step episode follow their episode.
-    keep = informative_rows(group=[0, 0, 0, 1, 1, 1, 2], episode=[0, 0, 1, 2, 3, 3, 4],
-                            episode_reward=[10, 10, 10, 10, 0, 0, 0])
-    np.testing.assert_array_equal(keep, [0, 0, 0, 1, 1, 1, 0])
-
-
-def test_row_weights_hand_computed():
-    from prism_jax.grpo import row_weights
-
-    counts, micro = [2, 3, 5], [0, 0, 1]
-    # token-mean: every token of the mini-batch weighs 1/10
-    np.testing.assert_allclose(row_weights(counts, micro, "token-mean"), [0.1, 0.1, 0.1])
-    # verl's micro-batch token mean: micro 0 has 5 tokens, micro 1 has 5, over 2 micro-batches
-    np.testing.assert_allclose(row_weights(counts, micro, "micro-token-mean"), [0.1, 0.1, 0.1])
-    np.testing.assert_allclose(row_weights([1, 3, 4], micro, "micro-token-mean"),
-                               [1 / 8, 1 / 8, 1 / 8])
-    np.testing.assert_allclose(row_weights([1, 3, 6], [0, 1, 1], "micro-token-mean"),
-                               [1 / 2, 1 / 18, 1 / 18])
-    np.testing.assert_allclose(row_weights(counts, micro, "seq-mean-token-mean"),
-                               [1 / 6, 1 / 9, 1 / 15])
-    with pytest.raises(ValueError, match="unknown loss aggregation"):
-        row_weights(counts, micro, "sum")
-
-
-def test_low_var_kl_matches_formula():
-    logp, ref = np.array([-1.0, -2.0, -0.5]), np.array([-1.5, -1.0, -0.5])
-    d = ref - logp
-    np.testing.assert_allclose(low_var_kl(jnp.asarray(logp), jnp.asarray(ref)),
-                               np.exp(d) - d - 1, rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +103,8 @@ def test_token_logprobs_and_loss_match_a_full_forward(tiny):
 def test_tempered_policy_logprobs_and_behaviour_recompute(tiny):
     from pathlib import Path
 
-    from prism_jax.grpo import GRPOConfig, Updater
+    from prism_jax.grpo import GRPOConfig
+    from prism_jax.updater import Updater
 
     cfg, params = tiny
     steps = _steps(np.random.default_rng(2), 6)
@@ -325,7 +139,8 @@ def test_tempered_policy_logprobs_and_behaviour_recompute(tiny):
 def test_ppo_epochs_and_metrics(tiny):
     from pathlib import Path
 
-    from prism_jax.grpo import GRPOConfig, Updater
+    from prism_jax.grpo import GRPOConfig
+    from prism_jax.updater import Updater
 
     cfg, params = tiny
     steps = _steps(np.random.default_rng(4), 8)
@@ -354,8 +169,8 @@ def test_bfloat16_compute_keeps_float32_masters_so_lr_1e6_updates_land(tmp_path)
     from pathlib import Path
 
     from hf_models import build
-    from prism_jax.grpo import (GRPOConfig, Updater, compute_dtype_of, load_start_model,
-                                sampling_params)
+    from prism_jax.grpo import GRPOConfig, compute_dtype_of, load_start_model, sampling_params
+    from prism_jax.updater import Updater
 
     build("qwen3", tmp_path / "m")
     config = GRPOConfig(model=tmp_path / "m", tasks=Path("-"), out=Path("-"), lr=1e-6, mini_batch=0,
@@ -460,7 +275,9 @@ def test_online_hpt_gate_zero_trains_failed_task_on_its_demonstration_in_the_sam
     import optax
 
     from prism_jax.episodes import Episode
-    from prism_jax.grpo import GRPOConfig, Updater, online_hpt
+    from prism_jax.grpo import GRPOConfig
+    from prism_jax.hpt import online_hpt
+    from prism_jax.updater import Updater
 
     cfg, params = tiny
     rng = np.random.default_rng(7)

@@ -166,7 +166,8 @@ def check_update() -> dict:
     import numpy as np
 
     from prism_jax.checkpoint import RunCheckpointer
-    from prism_jax.grpo import GRPOConfig, Updater, pack_rows
+    from prism_jax.grpo import GRPOConfig
+    from prism_jax.updater import Updater, pack_rows
     from prism_jax.models import ModelConfig, Transformer, load_pretrained, save_pretrained
     from prism_jax.models.transformer import param_shapes
     from prism_jax.rollout import Step

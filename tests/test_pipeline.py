@@ -9,8 +9,9 @@ import shlex
 import pytest
 
 from prism_jax.models.builder import TinySpec, build_tiny
-from prism_jax.pipeline import (DataSource, Method, ModelSource, PipelineConfig, Run, make_data,
-                                make_scores, parse_method, route)
+from prism_jax.methods import parse_method
+from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, route
+from prism_jax.stages import Run, make_data, make_scores
 from prism_jax.train.cli import main as prism
 
 SHORT = ["--methods", "prism:gini", "--data.n", "8", "--warmup.n", "4", "--warmup.epochs", "1",
@@ -101,20 +102,6 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     assert json.loads((home / "result.json").read_text())["eval"] == result["eval"]
 
 
-def test_method_specs():
-    assert parse_method("prism:cv@0.3") == Method("prism", "cv", 0.3)
-    assert parse_method("prism") == Method("prism", "gini", 0.5)
-    assert parse_method("magnitude") == Method("magnitude", "l2", 0.5)
-    assert parse_method("hpt") == Method("hpt", None, None)
-    # online HPT trains GRPO on every task (the gate picks SFT per task inside the run)
-    assert parse_method("hpt").uses_rl_all and not parse_method("hpt").uses_sft_all
-    assert parse_method("hpt_static") == Method("hpt_static", None, None)
-    assert parse_method("grpo").label == "grpo" and parse_method("inverse:cv@0.7").label == "inverse-cv-r0.7"
-    for bad in ("prism:entropy", "grpo@0.3", "sft:gini", "nope", "random@1.5", "hpt@0.3"):
-        with pytest.raises(ValueError):
-            parse_method(bad)
-
-
 def test_unknown_config_lists_presets():
     with pytest.raises(SystemExit, match="tiny-alfworld, tiny-webshop"):
         prism(["pipeline", "--config", "nope"])
@@ -172,3 +159,16 @@ def test_recorded_commands_reproduce_probe_and_route(tmp_path, caplog):
         stages(run)
     skipped = [r.getMessage() for r in caplog.records if r.name == "prism.pipeline"]
     assert len(skipped) == 3 and all("skipping" in m and "earlier invocation" in m for m in skipped)
+
+
+def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(tmp_path, capsys):
+    with pytest.raises(ValueError, match="data.n: 'all'"):
+        PipelineConfig(env="webshop", data=DataSource(n="all"))
+    config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2))
+    with Run(tmp_path / "run", config, "prism pipeline") as run:
+        data = make_data(run)
+    assert "wrote 3 trajectories" in capsys.readouterr().out
+    argv = _commands(tmp_path / "run")["gen-data"]
+    assert argv[:2] == ["gen-data", "webshop"] and "--seed" in argv and "--num-products" in argv
+    assert prism(_with(argv, "--out", tmp_path / "again.jsonl")) == 0
+    assert (tmp_path / "again.jsonl").read_bytes() == data.read_bytes()

@@ -11,7 +11,8 @@ from alfworld_real import fabricate, tree_digest
 from prism_jax.configs import PRESETS, get_config
 from prism_jax.envs.prompts import step_prompt
 from prism_jax.evaluate import prompt_of
-from prism_jax.pipeline import Run, eval_settings
+from prism_jax.pipeline import eval_settings
+from prism_jax.stages import Run
 from prism_jax.train.cli import main as prism
 
 TURNS = [{"observation": "-= Welcome =-\n\nYour task is to: put a mug in desk.",

@@ -17,7 +17,8 @@ from hf_models import build
 from prism_jax.checkpoint import RunCheckpointer
 from prism_jax.grpo import GRPOConfig, train_grpo
 from prism_jax.locks import OutputLock
-from prism_jax.pipeline import DataSource, PipelineConfig, Run
+from prism_jax.pipeline import DataSource, PipelineConfig
+from prism_jax.stages import Run
 from prism_jax.runs import (LOCK_FILE, MeshConfig, NonFiniteLossError, ResumeError, RunDir,
                             command_line, fingerprint)
 from prism_jax.sft import SFTConfig, SFTHparams

@@ -1,4 +1,4 @@
-"""The paper's tables and figures (prism_jax/tables.py) from hand-made run results.
+"""The paper's tables and the report (prism_jax/tables.py) from hand-made run results.
 
 Expected cells are worked out by hand; ± is the sample standard deviation (ddof=1), so two seeds
 at 80 and 90 give 85.00 ± sqrt(((80-85)^2 + (90-85)^2) / 1) = 85.00 ± 7.07.
@@ -6,14 +6,12 @@ at 80 and 90 give 85.00 ± sqrt(((80-85)^2 + (90-85)^2) / 1) = 85.00 ± 7.07.
 
 from __future__ import annotations
 
-import json
-
 import matplotlib.image
 import pytest
-from matplotlib.container import BarContainer, ErrorbarContainer
 
 from prism_jax import tables
-from synthetic_runs import alf, run, write_runs
+from prism_jax.results import ResultError, load_results, validate_result
+from synthetic_runs import alf, figure3_results, run, write_runs
 
 
 def alfworld_results():
@@ -52,7 +50,7 @@ def test_types_without_episodes_as_null_or_nan_show_dash(tmp_path):
     # may come back; null and an absent key mean the same.
     results = [run("alfworld", "sft", 0, seen=alf(50.0, Pick=float("nan"), Look=None, Cool=20.0)),
                run("alfworld", "sft", 1, seen=alf(60.0, Pick=float("nan"), Cool=float("nan")))]
-    loaded = tables.load_results(write_runs(tmp_path, results))
+    loaded = load_results(write_runs(tmp_path, results))
     assert tables.table1(loaded).rows == [
         ["Single Phase", "SFT", "100 : -", "-", "-", "-", "-", "20.00", "-", "55.00 ± 7.07"]]
 
@@ -126,46 +124,6 @@ def test_table4_present_envs_only_and_skip_without_magnitude():
         tables.table4(results[2:])
 
 
-def figure3_results():
-    out = [run("webshop", "random", s, score=sc) for s, sc in ((0, 70.0), (1, 74.0))]
-    for metric, p, i in (("gini", 85.0, 60.0), ("cv", 84.0, 65.0)):
-        out += [run("webshop", "prism", 0, metric=metric, score=p),
-                run("webshop", "inverse", 0, metric=metric, score=i)]
-    return out
-
-
-def test_figure3_bars_and_random_line():
-    fig = tables.plot_figure3(figure3_results())
-    (ax,) = fig.axes
-    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
-    assert [c.get_label() for c in bars] == ["PRISM", "Inverse"]
-    assert [[p.get_height() for p in c] for c in bars] == [[85.0, 84.0], [60.0, 65.0]]
-    dashed = [l for l in ax.get_lines() if l.get_linestyle() == "--"]
-    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [72.0, 72.0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["Gini", "CV"]
-    # A second model gets its own panel; it has no Random run, so no dashed line there.
-    other = [run("webshop", m, 0, metric="kurtosis", model="Llama-3.1-8B", score=sc)
-             for m, sc in (("prism", 81.0), ("inverse", 61.0))]
-    fig = tables.plot_figure3(figure3_results() + other)
-    assert [a.get_title() for a in fig.axes] == ["WebShop, tiny", "WebShop, Llama-3.1-8B"]
-    assert len(fig.axes[1].patches) == 2
-    assert not [l for l in fig.axes[1].get_lines() if l.get_linestyle() == "--"]
-
-
-def test_figure4_one_line_per_swept_metric():
-    results = [run("webshop", "prism", s, metric="cv", rl_ratio=r, score=sc)
-               for r, s, sc in ((0.3, 0, 70.0), (0.5, 0, 80.0), (0.5, 1, 84.0), (0.7, 0, 75.0))]
-    results.append(run("webshop", "prism", 0, metric="gini", score=90.0))   # one ratio: no line
-    fig = tables.plot_figure4(results)
-    (ax,) = fig.axes
-    lines = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
-    assert len(lines) == 1 and lines[0].get_label() == "CV"
-    x, y = lines[0].lines[0].get_data()
-    assert list(x) == [30.0, 50.0, 70.0] and list(y) == [70.0, 82.0, 75.0]
-    with pytest.raises(tables.MissingData, match="two or more RL ratios"):
-        tables.plot_figure4(results[-1:])
-
-
 def test_write_report_files_pngs_and_skips(tmp_path):
     results = alfworld_results() + figure3_results()
     paths = tables.write_report(results, tmp_path / "report")
@@ -203,41 +161,8 @@ def test_write_report_all_or_nothing(tmp_path, monkeypatch):
     assert (out / "table1.csv").read_text() == "old\n"
 
 
-def test_load_results_recursive_and_errors(tmp_path):
-    results = figure3_results()
-    write_runs(tmp_path / "runs", results)
-    loaded = tables.load_results(tmp_path / "runs")
-    assert len(loaded) == len(results)
-    assert all(r["_source"].endswith("result.json") for r in loaded)
-
-    bad = tmp_path / "bad" / "result.json"
-    bad.parent.mkdir()
-    broken = dict(results[0])
-    del broken["timings"], broken["seed"]
-    bad.write_text(json.dumps(broken))
-    with pytest.raises(tables.ResultError, match=rf"{bad}: missing required key\(s\) seed, timings"):
-        tables.load_results([tmp_path / "runs", bad])
-    bad.write_text('{"env": "webshop",\n "model": }')
-    with pytest.raises(tables.ResultError, match=rf"{bad}: line 2, column 11: invalid JSON"):
-        tables.load_results(bad)
-    typo = run("alfworld", "sft", 0, seen={"pick": 1.0, "All": 2.0})
-    bad.write_text(json.dumps(typo))
-    with pytest.raises(tables.ResultError, match="unknown task type 'pick'"):
-        tables.load_results(bad)
-    bad.write_text(json.dumps(run("alfworld", "sft", 0, seen={"Pick": 150.0, "All": 2.0})))
-    with pytest.raises(tables.ResultError, match=r"eval.valid_seen.Pick is 150.0; expected a "
-                       r"success rate in percent \(0-100\)"):
-        tables.load_results(bad)
-    bad.write_text(json.dumps(run("webshop", "prism", 0)))
-    with pytest.raises(tables.ResultError, match="method 'prism' needs a metric"):
-        tables.load_results(bad)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(tables.ResultError, match="no result.json anywhere"):
-        tables.load_results(tmp_path / "empty")
-
-
 def test_duplicate_seed_is_an_error():
-    with pytest.raises(tables.ResultError, match=r"seed\(s\) \[0\] appear more than once"):
+    with pytest.raises(ResultError, match=r"seed\(s\) \[0\] appear more than once"):
         tables.table2([run("webshop", "sft", 0), run("webshop", "sft", 0)])
 
 
@@ -276,5 +201,5 @@ def test_valid_action_column_when_any_run_has_it():
                        ["GRPO", "- : 100", "30.00", "60.00", "-"]]
     bad = run("webshop", "sft", 0, score=1.0, success_rate=1.0)
     bad["eval"]["test"]["Valid"] = 140.0
-    with pytest.raises(tables.ResultError, match="Valid is 140.0"):
-        tables.validate_result(bad, "r.json")
+    with pytest.raises(ResultError, match="Valid is 140.0"):
+        validate_result(bad, "r.json")

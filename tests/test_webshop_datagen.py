@@ -8,7 +8,8 @@ import pytest
 
 from prism_jax.envs.prompts import parse_action
 from prism_jax.envs.webshop import WebShopEnv, default_catalog
-from prism_jax.envs.webshop.datagen import main, trajectory_stats, write_jsonl_atomic
+from prism_jax.envs.webshop.datagen import main, trajectory_stats
+from prism_jax.files import write_jsonl
 
 KEYS = {"id", "messages", "env", "task_type", "success", "reward", "task_id", "split", "n_steps",
         "instruction", "task", "think", "turns", "prompt"}
@@ -77,7 +78,7 @@ def test_think_mode_and_errors(tmp_path):
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     path = tmp_path / "x.jsonl"
     with pytest.raises(TypeError):
-        write_jsonl_atomic(path, [{"ok": 1}, {"bad": object()}])
+        write_jsonl(path, [{"ok": 1}, {"bad": object()}])
     assert list(tmp_path.iterdir()) == []
 
 

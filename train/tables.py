@@ -9,7 +9,8 @@ from typing import Annotated
 import tyro
 
 from prism_jax.files import check_output_files
-from prism_jax.tables import load_results, write_report
+from prism_jax.results import load_results
+from prism_jax.tables import write_report
 from prism_jax.train.shell import run
 
 

@@ -2,9 +2,9 @@
 
 from prism_jax.envs.alfworld.env import AlfworldEnv, task_type_of
 from prism_jax.envs.alfworld.expert import ExpertError, expert_actions, expert_steps
-from prism_jax.envs.alfworld.gamegen import (SPLIT_SIZES, SPLITS, TASK_TYPES, balanced,
-                                             generate_games, list_games)
+from prism_jax.envs.alfworld.gamegen import SPLIT_SIZES, balanced, generate_games, list_games
 from prism_jax.envs.alfworld.harness import evaluate, success_table
+from prism_jax.envs.alfworld.rooms import SPLITS, TASK_TYPES
 from prism_jax.envs.alfworld.vec import AlfworldVecEnv
 
 __all__ = ["AlfworldEnv", "AlfworldVecEnv", "ExpertError", "SPLITS", "SPLIT_SIZES", "TASK_TYPES",

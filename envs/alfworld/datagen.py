@@ -20,8 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import tyro
+
+from prism_jax import files
+from prism_jax.envs.alfworld.expert import ExpertError, expert_steps
+from prism_jax.envs.alfworld.gamegen import SPLIT_SIZES, balanced, generate_games, list_games, owns
 from prism_jax.envs.prompts import PromptConfig, format_response, record_fields
-from prism_jax.episodes import Reply, Request
+from prism_jax.envs.registry import EnvOptions, get_env, parse_count
+from prism_jax.episodes import Reply, Request, play
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +89,6 @@ class ExpertPolicy:
 def expert_plans(games: list, max_steps: int) -> tuple[dict[str, list], list[tuple[str, str]]]:
     """({game: plan} for the games the expert solves within ``max_steps``, [(game, why) for the
     others])."""
-    from prism_jax.envs.alfworld.expert import ExpertError, expert_steps
-
     plans, skipped = {}, []
     for game in games:
         try:
@@ -104,9 +108,6 @@ def expert_episodes(games: list, *, workers: int = 2, envs_per_worker: int = 4, 
                     progress: bool = True, on_episode=None):
     """Play the expert on each game through the engine; `prism_jax.episodes.Episode` per game.
     Every game must have a plan within ``max_steps`` (see `expert_plans`)."""
-    from prism_jax.envs.registry import EnvOptions, get_env
-    from prism_jax.episodes import play
-
     games = [str(g) for g in games]
     plans, skipped = expert_plans(games, max_steps)
     if skipped:
@@ -139,9 +140,6 @@ def trajectory_records(games: list, split: str, *, workers: int = 2, max_steps: 
 def select_games(cfg: GenDataConfig) -> list[Path]:
     """The games of a gen-data run: generated ones in a folder of ours, else the folder's own,
     balanced over the task types; more than a user's folder holds is an error."""
-    from prism_jax.envs.alfworld.gamegen import SPLIT_SIZES, balanced, generate_games, list_games, owns
-    from prism_jax.envs.registry import parse_count
-
     n = parse_count(cfg.n)
     if owns(cfg.games_dir) and not cfg.use_existing:
         return generate_games(cfg.split, SPLIT_SIZES[cfg.split] if n is None else n, cfg.games_dir,
@@ -196,8 +194,6 @@ def _fingerprint(cfg: GenDataConfig, games: list) -> str:
 
 def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
     """Run gen-data as configured; returns {"written", "won", "skipped": [(game, why)]}."""
-    from prism_jax.envs.alfworld.gamegen import atomic_write_text
-
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     games = [str(g) for g in select_games(cfg)]
     plans, skipped = expert_plans(games, cfg.max_steps)
@@ -220,8 +216,7 @@ def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
                         max_steps=cfg.max_steps, prompt=prompt, desc=f"expert {cfg.split}",
                         progress=progress, on_episode=save)
         records = [partial.done[i] for i in sorted(partial.done)]
-        atomic_write_text(Path(cfg.out), "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                 for r in records))
+        files.write_jsonl(cfg.out, records, ensure_ascii=False)
         finished = True
     finally:
         partial.close(remove=finished)
@@ -229,21 +224,26 @@ def generate(cfg: GenDataConfig, *, progress: bool = True) -> dict:
             "skipped": skipped}
 
 
-def main(argv: list[str], prog: str = "prism gen-data alfworld") -> int:
-    import tyro
+def report(cfg: GenDataConfig, result: dict) -> tuple[str, int]:
+    """(the line gen-data prints for `generate`'s result, its exit code: 1 unless the expert won
+    every trajectory)."""
+    n, won, skipped = result["written"], result["won"], result["skipped"]
+    return (f"wrote {n} trajectories to {cfg.out}; expert won {won}/{n}" +
+            (f"; skipped {len(skipped)} games the expert cannot finish within {cfg.max_steps} "
+             "steps" if skipped else "")), 0 if won == n else 1
 
+
+def main(argv: list[str], prog: str = "prism gen-data alfworld") -> int:
     cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
         result = generate(cfg)
     except (ValueError, FileNotFoundError) as err:
         raise SystemExit(f"{prog}: {err}") from None
-    n, won, skipped = result["written"], result["won"], result["skipped"]
-    print(f"wrote {n} trajectories to {cfg.out}; expert won {won}/{n}" +
-          (f"; skipped {len(skipped)} games the expert cannot finish within {cfg.max_steps} "
-           "steps" if skipped else ""))
-    return 0 if won == n else 1
+    line, code = report(cfg, result)
+    print(line)
+    return code
 
 
 __all__ = ["ExpertPolicy", "GenDataConfig", "expert_episodes", "expert_plans", "generate", "main",
-           "select_games", "trajectory_record", "trajectory_records"]
+           "report", "select_games", "trajectory_record", "trajectory_records"]

@@ -36,6 +36,8 @@ def install_caches() -> None:
     global _INSTALLED
     if _INSTALLED:
         return
+    # lazy here and in make_engine: textworld costs ~1.4 s at import, paid only where games
+    # are played (game generation and task listing import this module too)
     import fast_downward
     import textworld.envs.pddl.logic as pddl_logic
     import textworld.envs.pddl.textgen as textgen

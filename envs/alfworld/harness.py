@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prism_jax.envs.alfworld.gamegen import TASK_TYPES
+from prism_jax.envs.alfworld.rooms import TASK_TYPES
+from prism_jax.envs.registry import EnvOptions, run_episodes
 
 
 def success_table(results: list[dict]) -> dict[str, float]:
@@ -31,8 +32,6 @@ def evaluate(policy, task_ids: list[str], *, batch_size: int = 8, max_steps: int
     Returns ``{"success": {Pick, Look, Clean, Heat, Cool, Pick2, All}, "counts": episodes per
     column, "episodes": [`prism_jax.episodes.episode_record`, ...]}``.
     """
-    from prism_jax.envs.registry import EnvOptions, run_episodes
-
     records = run_episodes("alfworld", policy, task_ids, batch_size=batch_size,
                            max_steps=max_steps, prompt=prompt, seed=seed,
                            options=EnvOptions(workers=workers), progress=progress)

@@ -22,6 +22,7 @@ import os
 import time
 import traceback
 
+from prism_jax.envs.alfworld.engine import install_caches
 from prism_jax.envs.alfworld.env import AlfworldEnv
 
 DEFAULT_TIMEOUT = 300.0
@@ -30,8 +31,6 @@ STARTUP_TIMEOUT = 300.0
 
 
 def _worker(conn, max_steps: int, cached: bool) -> None:
-    from prism_jax.envs.alfworld.engine import install_caches
-
     if cached:
         install_caches()
     else:

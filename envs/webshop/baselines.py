@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from prism_jax.envs.webshop.catalog import Catalog, Goal
+from prism_jax.envs.webshop.env import WebShopEnv
 
 PAPER_BASELINES = {"rule": (45.6, 9.6), "imitation learning": (59.9, 29.1),
                    "human expert": (82.1, 59.6)}
@@ -67,8 +68,6 @@ def run_agent(catalog: Catalog, task_ids: list[str], make_agent: Callable[[Goal]
               max_steps: int = 15) -> list[dict]:
     """Play each task once with ``make_agent(goal).act(info) -> action``; per episode
     ``{task_id, score, success, n_steps, actions}``."""
-    from prism_jax.envs.webshop.env import WebShopEnv
-
     env = WebShopEnv(catalog, max_steps=max_steps)
     out = []
     for task_id in task_ids:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from prism_jax.envs.webshop import generate, vocab
 from prism_jax.envs.webshop.reward import approximate_nouns
+from prism_jax.envs.webshop.search import SearchIndex
+from prism_jax.progress import progress as bar
 
 SEARCH_RETURN_N = 50
 PRODUCT_WINDOW = 10
@@ -165,9 +167,6 @@ class Catalog:
 
     def build_index(self, progress: bool = False) -> None:
         """Build the BM25 index now (search builds it on first use), with a progress bar."""
-        from prism_jax.envs.webshop.search import SearchIndex
-        from prism_jax.progress import progress as bar
-
         with bar(len(self.products), desc="webshop index", unit="product",
                  enabled=progress) as b:
             self._index = SearchIndex((p.search_text() for p in self.products), bar=b)
@@ -232,6 +231,7 @@ class Catalog:
         them unseeded), and goals are shuffled with the original's ``random.seed(233)``, so
         goal indices line up with its splits.
         """
+        # local: original.py builds this module's Goal and Product (an import cycle)
         from prism_jax.envs.webshop.original import load_goals, load_products
 
         rng = random.Random(seed)

@@ -10,14 +10,18 @@ files are given.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import tyro
+
+from prism_jax import files
+from prism_jax.envs.prompts import PromptConfig, format_response, parse_action, record_fields
+from prism_jax.envs.registry import WebShopSlots
 from prism_jax.envs.webshop.catalog import DEFAULT_NUM_GOALS, Catalog
+from prism_jax.envs.webshop.expert import Expert
+from prism_jax.episodes import Reply, play
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,6 @@ class ExpertPolicy:
         self._experts: dict[int, object] = {}
 
     def __call__(self, requests, key):
-        from prism_jax.envs.prompts import format_response
-        from prism_jax.envs.webshop.expert import Expert
-        from prism_jax.episodes import Reply
-
         replies = []
         for r in requests:
             if r.step == 0:
@@ -92,10 +92,6 @@ class ExpertPolicy:
 def expert_records(catalog: Catalog, task_ids: list[str], *, max_steps: int = 15,
                    prompt=None, batch_size: int = 8, progress: bool = True) -> list[dict]:
     """Play the expert on each goal; trajectory-schema records (without id/split), in order."""
-    from prism_jax.envs.prompts import PromptConfig, record_fields
-    from prism_jax.envs.registry import WebShopSlots
-    from prism_jax.episodes import play
-
     prompt = prompt or PromptConfig()
     if not task_ids:
         return []
@@ -112,8 +108,6 @@ def expert_records(catalog: Catalog, task_ids: list[str], *, max_steps: int = 15
 def expert_episode(catalog: Catalog, task_id: str, *, max_steps: int = 15,
                    think: bool = True) -> dict:
     """Play one goal with the expert; the record of the trajectory schema (without id/split)."""
-    from prism_jax.envs.prompts import PromptConfig
-
     return expert_records(catalog, [task_id], max_steps=max_steps,
                           prompt=PromptConfig(think=think), progress=False)[0]
 
@@ -126,8 +120,6 @@ def trajectory_stats(records: list[dict]) -> dict:
     """How varied the trajectories are: the share that page, go back, open a sub-page or
     search twice (``varied``), the share that search twice (``research``), and the step
     counts' range."""
-    from prism_jax.envs.prompts import parse_action
-
     varied = research = 0
     for r in records:
         actions = [parse_action(m["content"])[0] for m in r["messages"] if m["role"] == "assistant"]
@@ -140,42 +132,44 @@ def trajectory_stats(records: list[dict]) -> dict:
             "max_steps": max(steps)}
 
 
-def write_jsonl_atomic(path: Path, records: list[dict]) -> None:
-    """Write ``records`` one JSON per line; readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+class TooFewGoals(ValueError):
+    """The split has fewer goals than the trajectories asked for."""
 
 
-def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
-    import tyro
-
-    cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
+def generate(cfg: GenDataConfig) -> dict:
+    """Run gen-data as configured; returns {"written", "won", "mean_reward", "stats"}
+    (`trajectory_stats`). Raises TooFewGoals when the split is too small for ``n``."""
     catalog = load_catalog(cfg)
     task_ids = catalog.list_tasks(cfg.split, cfg.n)
     if len(task_ids) < cfg.n:
-        raise SystemExit(f"{prog}: the {cfg.split} split has only {len(task_ids)} goals "
-                         f"(asked for {cfg.n}); raise --num-goals")
-    from prism_jax.envs.prompts import PromptConfig
-
+        raise TooFewGoals(f"the {cfg.split} split has only {len(task_ids)} goals (asked for "
+                          f"{cfg.n}); raise --num-goals")
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     records = [{"id": f"webshop-{cfg.split}-{i:06d}", **record, "split": cfg.split}
                for i, record in enumerate(expert_records(catalog, task_ids, max_steps=cfg.max_steps,
                                                          prompt=prompt))]
-    write_jsonl_atomic(cfg.out, records)
-    wins = sum(r["success"] for r in records)
+    files.write_jsonl(cfg.out, records, ensure_ascii=False)
     mean = sum(r["reward"] for r in records) / len(records) if records else 0.0
-    stats = trajectory_stats(records)
-    print(f"wrote {len(records)} trajectories to {cfg.out}; expert reached reward 1.0 on "
-          f"{wins}/{len(records)} ({100.0 * wins / max(len(records), 1):.1f}%), "
-          f"score {100.0 * mean:.1f}; {100.0 * stats['varied']:.0f}% page, go back, open a "
-          f"sub-page or search again ({100.0 * stats['research']:.0f}% search again), "
-          f"{stats['min_steps']}-{stats['max_steps']} steps")
-    return 0
+    return {"written": len(records), "won": sum(r["success"] for r in records),
+            "mean_reward": mean, "stats": trajectory_stats(records)}
+
+
+def report(cfg: GenDataConfig, result: dict) -> tuple[str, int]:
+    """(the line gen-data prints for `generate`'s result, its exit code)."""
+    n, wins, stats = result["written"], result["won"], result["stats"]
+    return (f"wrote {n} trajectories to {cfg.out}; expert reached reward 1.0 on "
+            f"{wins}/{n} ({100.0 * wins / max(n, 1):.1f}%), "
+            f"score {100.0 * result['mean_reward']:.1f}; {100.0 * stats['varied']:.0f}% page, go "
+            f"back, open a sub-page or search again ({100.0 * stats['research']:.0f}% search "
+            f"again), {stats['min_steps']}-{stats['max_steps']} steps"), 0
+
+
+def main(argv: list[str], prog: str = "prism gen-data webshop") -> int:
+    cfg = tyro.cli(GenDataConfig, args=argv, prog=prog, description=GenDataConfig.__doc__)
+    try:
+        result = generate(cfg)
+    except TooFewGoals as err:
+        raise SystemExit(f"{prog}: {err}") from None
+    line, code = report(cfg, result)
+    print(line)
+    return code

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from prism_jax.envs.prompts import PromptConfig
+from prism_jax.envs.registry import WebShopSlots, get_env
 from prism_jax.envs.webshop.catalog import Catalog
+from prism_jax.envs.webshop.env import default_catalog
+from prism_jax.episodes import play
 
 
 def summary(records: list[dict]) -> dict:
@@ -28,11 +32,6 @@ def evaluate(policy, task_ids: list[str], *, batch_size: int = 8, max_steps: int
     Returns ``{"score", "success_rate", "n", "per_task_type": {category: {score,
     success_rate, n}}, "episodes": [records with score and success]}``; scores in percent.
     """
-    from prism_jax.envs.prompts import PromptConfig
-    from prism_jax.envs.registry import WebShopSlots, get_env
-    from prism_jax.envs.webshop.env import default_catalog
-    from prism_jax.episodes import play
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     catalog = catalog if catalog is not None else default_catalog()

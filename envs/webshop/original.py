@@ -11,17 +11,20 @@ seller fields after loading everything). Errors name the file, line and column.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import os
 import random
 import re
 from collections.abc import Iterator
-from sys import intern
 from decimal import Decimal
 from pathlib import Path
+from sys import intern
 
+from prism_jax.envs.webshop.catalog import Goal, Product
 from prism_jax.envs.webshop.generate import price_upper
 from prism_jax.envs.webshop.reward import approximate_nouns
+from prism_jax.progress import progress
 
 _READ = 1 << 20
 _MAX_ELEMENT = 256 << 20
@@ -122,15 +125,11 @@ def iter_json(path: str | Path, kind: str, bar=None) -> Iterator:
 
 
 def _bar(path: Path, desc: str, enabled: bool):
-    from prism_jax.progress import progress
-
     return progress(os.path.getsize(path) if path.is_file() else None, desc=desc, unit="B",
                     enabled=enabled)
 
 
 def _product(rng: random.Random, p: dict):
-    from prism_jax.envs.webshop.catalog import Product
-
     pricing_text = p.get("pricing")
     if not pricing_text:
         pricing = (100.0,)
@@ -162,8 +161,6 @@ def load_products(product_json: str | Path, attributes_json: str | Path | None,
                   progress: bool = False) -> list:
     """The products of ``items_shuffle*.json`` (the first ``num_products`` entries), with
     their attributes from ``items_ins_v2*.json`` when given."""
-    import dataclasses
-
     product_json = Path(product_json)
     products, index = [], {}
     with _bar(product_json, "webshop products", progress) as bar:
@@ -193,8 +190,6 @@ def load_products(product_json: str | Path, attributes_json: str | Path | None,
 def load_goals(goals_json: str | Path, products: list, rng: random.Random) -> list:
     """The human goals of ``items_human_ins.json`` for ``products``, as the original's
     ``get_human_goals`` (goals without attributes skipped), shuffled with seed 233."""
-    from prism_jax.envs.webshop.catalog import Goal
-
     human = dict(iter_json(goals_json, "object"))
     goals = []
     for product in products:

@@ -45,6 +45,7 @@ def split_words(text: str) -> list[str]:
 
 def make_tokenizer():
     """The analyzer: bm25s's tokenizer with Lucene's tokens, stop words and Porter stems."""
+    # lazy here and in SearchIndex: bm25s and scipy cost ~2.5 s at import, paid only by a search
     import Stemmer
     from bm25s.tokenization import Tokenizer
 

@@ -58,7 +58,7 @@ class ModelConfig:
     pad_token_id: int | None = None
     # Attention implementation of full-sequence passes (probe, SFT, GRPO, prefill): "auto" picks
     # per backend (cuDNN flash on GPU, splash on TPU, XLA on CPU); see
-    # models.transformer.resolve_attention. A runtime choice, not written to config.json.
+    # models.attention.resolve_attention. A runtime choice, not written to config.json.
     attention: str = "auto"
     # The config.json it came from, kept so save_pretrained writes back the fields we do not model.
     hf_dict: dict = field(default_factory=dict, compare=False, hash=False, repr=False)

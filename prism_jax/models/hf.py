@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, SingleDeviceSharding
+from jax.sharding import Mesh, SingleDeviceSharding
 
 from prism_jax.files import atomic_dir, copy_tokenizer_files
 from prism_jax.models.config import ModelConfig
@@ -383,6 +383,3 @@ def _parse_size(size: int | str) -> int:
             return int(float(s[: -len(unit)]) * units[unit])
     return int(s)
 
-
-def num_bytes(params: Params) -> int:
-    return sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(params))
