@@ -116,11 +116,19 @@ def evaluate_model(model_dir: str | os.PathLike, env: str, splits=None,
     sampling batch is split over its data x fsdp devices."""
     tasks = eval_tasks(env, splits, settings)    # a bad request fails before the model loads
     model = models.load(model_dir, DTYPES[settings.dtype], mesh)
-    policy = ModelPolicy(model.params(), model.config,
-                         load_tokenizer(model_dir, vocab_size=model.config.vocab_size),
-                         max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                         top_p=settings.top_p, max_prompt_len=settings.max_prompt_len,
-                         think=settings.think, max_batch=settings.batch_size)
+    return evaluate_params(model.params(), model.config,
+                           load_tokenizer(model_dir, vocab_size=model.config.vocab_size), env,
+                           splits, settings, tasks=tasks)
+
+
+def evaluate_params(params, cfg, tokenizer, env: str, splits=None,
+                    settings: EvalSettings = EvalSettings(), *, tasks=None, bucket: int = 64) -> dict:
+    """Evaluate weights already in memory (see evaluate_policy): the policy samples with
+    `settings`' temperature, top-p, budgets and think rule."""
+    policy = ModelPolicy(params, cfg, tokenizer, max_new_tokens=settings.max_new_tokens,
+                         temperature=settings.temperature, top_p=settings.top_p,
+                         max_prompt_len=settings.max_prompt_len, think=settings.think,
+                         bucket=bucket, max_batch=settings.batch_size)
     return evaluate_policy(policy, env, splits, settings, tasks=tasks)
 
 

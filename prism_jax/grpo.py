@@ -29,12 +29,11 @@ from prism_jax import models
 from prism_jax.advantages import EpisodeStats, Norm, compute_advantages, informative_rows, rows_of
 from prism_jax.data import read_trajectories
 from prism_jax.envs.registry import REGISTRY, EnvOptions, get_env
-from prism_jax.evaluate import EvalSettings, evaluate_policy
+from prism_jax.evaluate import EvalSettings, evaluate_params
 from prism_jax.hpt import demonstration_steps, online_hpt
 from prism_jax.losses import LOSS_AGGS, LossAgg
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
-from prism_jax.policy import ModelPolicy
 from prism_jax.progress import progress as progress_bar
 from prism_jax.rollout import ModelSampler, RolloutConfig, episode_stats, rollout
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir  # noqa: F401 (raised by train_grpo)
@@ -318,11 +317,8 @@ def validate(params, cfg: ModelConfig, tokenizer, env: str, config: GRPOConfig, 
         think=config.think, history=config.history, prompt_style=config.prompt_style,
         seed=config.seed, data_seed=config.webshop_seed, num_products=config.webshop_products,
         games_dir=config.val_games_dir)
-    policy = ModelPolicy(sampling_params(params, compute_dtype), cfg, tokenizer,
-                         max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                         top_p=settings.top_p, max_prompt_len=settings.max_prompt_len,
-                         think=settings.think, bucket=config.bucket, max_batch=settings.batch_size)
-    table = evaluate_policy(policy, env, [split], settings)["eval"][split]
+    table = evaluate_params(sampling_params(params, compute_dtype), cfg, tokenizer, env, [split],
+                            settings, bucket=config.bucket)["eval"][split]
     return {f"val/{k}": float(v) for k, v in table.items() if isinstance(v, (int, float))}
 
 
