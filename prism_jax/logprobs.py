@@ -22,6 +22,12 @@ from prism_jax.models.transformer import Params, forward, lm_head
 
 # Logits up to this size are kept for the backward pass instead of recomputed chunk by chunk.
 KEEP_BYTES = 128 * 2**20
+# Scoring gathered target positions: chunks of about this many rows (positions x batch), at least
+# GATHER_MIN_CHUNK positions. Every row pays for the row with the most targets, rounded up to a
+# chunk: small chunks waste little (the demo's per-step SFT examples train on a few tokens of
+# each 256) and still give the lm-head products enough rows to run at the matmul peak.
+GATHER_ROWS = 256
+GATHER_MIN_CHUNK = 16
 
 
 def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, chunk: int = 256,
@@ -40,9 +46,9 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     head_grad=False: the caller never differentiates with respect to `head` (its gradient
     comes out 0), which saves a pass over the vocabulary in the backward pass.
 
-    Positions go B x `chunk` at a time, each chunk's logits
-    recomputed in the backward pass, unless `where` is None and all [B, T, V] logits fit in
-    KEEP_BYTES: then in one piece, nothing recomputed.
+    Positions go B x `chunk` at a time (with `where`, B x about GATHER_ROWS / B), each chunk's
+    logits recomputed in the backward pass unless all [B, T, V] logits fit in KEEP_BYTES: then
+    they are kept (without `where`, scored in one piece).
     """
     b, t, d = hidden.shape
     if not head_grad and entropy:
@@ -50,8 +56,11 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     saved = "none" if head_grad else "dh"
     with jax.named_scope("logprobs"):
         if where is not None:
-            logp, ent = _gathered(hidden, head, targets, where > 0, min(chunk, t), temperature,
-                                  entropy, saved)
+            size = min(chunk, t, max(GATHER_MIN_CHUNK, GATHER_ROWS // b))
+            if head_grad and -(-t // size) * size * b * head.shape[1] * 4 <= KEEP_BYTES:
+                saved = "logits"
+            logp, ent = _gathered(hidden, head, targets, where > 0, size, temperature, entropy,
+                                  saved)
         elif b * t * head.shape[1] * 4 <= KEEP_BYTES or chunk >= t:
             logp, ent = _score(hidden, head, targets, temperature, entropy,
                                "logits" if head_grad else "dh")

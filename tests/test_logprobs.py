@@ -123,3 +123,37 @@ def test_without_a_head_gradient_the_hidden_gradient_is_unchanged(chunk):
         np.testing.assert_allclose(float(loss(h, False)), float(loss(h, True)), rtol=1e-6)
         np.testing.assert_allclose(np.asarray(jax.grad(loss)(h, False)),
                                    np.asarray(jax.grad(loss)(h, True)), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("keep", [0, 2**30])
+def test_gathered_chunks_sized_by_rows_keep_the_scores_and_gradients(monkeypatch, keep):
+    """`where` with the chunk shrunk to GATHER_ROWS / B positions (4 here, 6 chunks over 17
+    positions, most without targets), logits kept for the backward pass or recomputed: log-probs,
+    entropies and both gradients equal autodiff of the plain log-softmax over all positions."""
+    from prism_jax.logprobs import chunked_logprobs
+
+    monkeypatch.setattr("prism_jax.logprobs.KEEP_BYTES", keep)
+    monkeypatch.setattr("prism_jax.logprobs.GATHER_ROWS", 12)
+    monkeypatch.setattr("prism_jax.logprobs.GATHER_MIN_CHUNK", 2)
+    rng = np.random.default_rng(6)
+    h = jnp.asarray(rng.normal(size=(3, 17, 8)), jnp.float32)
+    head = jnp.asarray(rng.normal(size=(8, 31)), jnp.float32)
+    y = jnp.asarray(rng.integers(0, 31, (3, 17)), jnp.int32)
+    where = jnp.asarray(rng.random((3, 17)) < 0.3).at[1].set(False).at[2, 9:].set(True)
+    a, c = (jnp.asarray(rng.normal(size=(3, 17)), jnp.float32) for _ in range(2))
+
+    def ours(h, head):
+        logp, ent = chunked_logprobs(h, head, y, chunk=256, temperature=0.9, entropy=True,
+                                     where=where)
+        return jnp.sum(logp * a + ent * c), (logp, ent)
+
+    def reference(h, head):
+        logp_all = jax.nn.log_softmax(h @ head / 0.9, axis=-1)
+        logp = jnp.take_along_axis(logp_all, y[..., None], axis=-1)[..., 0] * where
+        ent = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1) * where
+        return jnp.sum(logp * a + ent * c), (logp, ent)
+
+    (_, got), grads = jax.value_and_grad(ours, (0, 1), has_aux=True)(h, head)
+    (_, want), want_grads = jax.value_and_grad(reference, (0, 1), has_aux=True)(h, head)
+    for g, w in zip(got + grads, want + want_grads):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-4, atol=1e-5)
