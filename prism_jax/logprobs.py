@@ -32,7 +32,7 @@ GATHER_MIN_CHUNK = 16
 
 def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, chunk: int = 256,
                      temperature: float = 1.0, entropy: bool = False, where: jax.Array | None = None,
-                     head_grad: bool = True):
+                     head_grad: bool = True, pack: bool = False):
     """log p(targets[b, t] | hidden[b, t]) under softmax(hidden @ head / temperature).
 
     hidden [B, T, D], head [D, V], targets int [B, T] -> float32 [B, T], and with `entropy` also
@@ -46,6 +46,11 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
     head_grad=False: the caller never differentiates with respect to `head` (its gradient
     comes out 0), which saves a pass over the vocabulary in the backward pass.
 
+    pack (with `where`): gather the needed positions of all rows together instead of row by
+    row, so that no row pays for the row with the most targets (a probe batch of trajectories
+    of 256-512 tokens scored 1792 positions for 1230 targets row by row). It mixes rows, so a
+    batch split over devices would be gathered onto each: only for an unsharded batch.
+
     Positions go B x `chunk` at a time (with `where`, B x about GATHER_ROWS / B), each chunk's
     logits recomputed in the backward pass unless all [B, T, V] logits fit in KEEP_BYTES: then
     they are kept (without `where`, scored in one piece).
@@ -55,6 +60,12 @@ def chunked_logprobs(hidden: jax.Array, head: jax.Array, targets: jax.Array, *, 
         raise ValueError("head_grad=False serves log-probs only, not entropies")
     saved = "none" if head_grad else "dh"
     with jax.named_scope("logprobs"):
+        if where is not None and pack and b > 1:
+            flat = lambda x: x.reshape(1, b * t, *x.shape[2:])
+            out = chunked_logprobs(flat(hidden), head, flat(targets), chunk=chunk,
+                                   temperature=temperature, entropy=entropy, where=flat(where),
+                                   head_grad=head_grad)
+            return jax.tree.map(lambda x: x.reshape(b, t), out)
         if where is not None:
             size = min(chunk, t, max(GATHER_MIN_CHUNK, GATHER_ROWS // b))
             if head_grad and -(-t // size) * size * b * head.shape[1] * 4 <= KEEP_BYTES:
@@ -184,7 +195,7 @@ _score.defvjp(_score_fwd, _score_bwd)
 def token_logprobs(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int = 256,
                    temperature: float = 1.0, taps: jax.Array | None = None, norm_mode: str = "auto",
                    compute_dtype=None, remat: str = "none", entropy: bool = False,
-                   where: jax.Array | None = None, head_grad: bool = True):
+                   where: jax.Array | None = None, head_grad: bool = True, pack: bool = False):
     """Per-token log-probs of a batch: logp[b, t] = log p(ids[b, t] | ids[b, :t]) -> float32 [B, T].
 
     batch: "input_ids", "attention_mask" int [B, T] (right or left padding). Entry t = 0 (no
@@ -193,7 +204,8 @@ def token_logprobs(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int 
     `entropy`, returns (logp, entropy), both [B, T], the entropy of the distribution at t - 1 that
     predicts token t (0 at t = 0). where [B, T]: only these tokens are scored (the others get 0
     and cost nothing; see `chunked_logprobs`). head_grad=False: no gradient reaches the lm head
-    (the probe), which saves backward work.
+    (the probe), which saves backward work. pack: score the targets of all rows together (an
+    unsharded batch only; see `chunked_logprobs`).
     """
     ids = batch["input_ids"]
     hidden, _ = forward(params, cfg, ids, batch["attention_mask"], taps=taps, norm_mode=norm_mode,
@@ -201,7 +213,7 @@ def token_logprobs(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int 
     need = None if where is None else where[:, 1:]
     out = chunked_logprobs(hidden[:, :-1], lm_head(params), ids[:, 1:], chunk=chunk,
                            temperature=temperature, entropy=entropy, where=need,
-                           head_grad=head_grad)
+                           head_grad=head_grad, pack=pack)
     return jax.tree.map(lambda x: jnp.pad(x, ((0, 0), (1, 0))), out)
 
 

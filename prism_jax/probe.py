@@ -26,28 +26,30 @@ from prism_jax.sharding import batch_sharding, param_shardings
 
 def response_losses(params: Params, cfg: ModelConfig, input_ids, attention_mask, loss_mask, *,
                     taps=None, norm_mode: str = "auto", chunk: int = 256, compute_dtype=None,
-                    remat: str = "none") -> jax.Array:
+                    remat: str = "none", pack: bool = False) -> jax.Array:
     """Per-trajectory mean cross-entropy over response tokens -> float32 [B].
 
     loss_mask[b, t] = 1 marks token t as a target (an assistant token); it is predicted from
-    position t - 1. Rows without any target get loss 0.
+    position t - 1. Rows without any target get loss 0. pack: score all rows' targets together
+    (an unsharded batch; see `logprobs.chunked_logprobs`).
     """
     batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
     weights = target_weights(batch, "loss_mask")
     logp = token_logprobs(params, cfg, batch, chunk=chunk, taps=taps, norm_mode=norm_mode,
-                          compute_dtype=compute_dtype, remat=remat, where=weights, head_grad=False)
+                          compute_dtype=compute_dtype, remat=remat, where=weights, head_grad=False,
+                          pack=pack)
     return -jnp.sum(logp * weights, axis=-1) / jnp.maximum(jnp.sum(weights, axis=-1), 1.0)
 
 
 def _probe_step(params, input_ids, attention_mask, loss_mask, *, cfg, norm_mode, chunk,
-                compute_dtype, remat):
+                compute_dtype, remat, pack):
     b = input_ids.shape[0]
     taps = jnp.zeros((cfg.num_layers, len(MATRICES), b), jnp.float32)
 
     def total_loss(taps):
         return jnp.sum(response_losses(params, cfg, input_ids, attention_mask, loss_mask, taps=taps,
                                        norm_mode=norm_mode, chunk=chunk, compute_dtype=compute_dtype,
-                                       remat=remat))
+                                       remat=remat, pack=pack))
 
     sq = jax.grad(total_loss)(taps)                       # [L, 7, B] squared Frobenius norms
     return jnp.sqrt(jnp.maximum(sq, 0.0)).transpose(2, 0, 1).reshape(b, -1)
@@ -81,7 +83,7 @@ def make_probe_step(cfg: ModelConfig, *, mesh: Mesh | None = None, params=None,
         b, t = input_ids.shape
         r = remat if remat != "auto" else choose_remat(cfg, b, t, compute_dtype or params["embed"].dtype)
         return _probe_step(params, input_ids, attention_mask, loss_mask, cfg=cfg, norm_mode=norm_mode,
-                           chunk=chunk, compute_dtype=compute_dtype, remat=r)
+                           chunk=chunk, compute_dtype=compute_dtype, remat=r, pack=mesh is None)
 
     if mesh is None:
         return jax.jit(fn)

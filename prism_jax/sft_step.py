@@ -41,16 +41,17 @@ def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
 
 
 def token_nll_sum(params: Params, cfg: ModelConfig, input_ids, attention_mask, loss_mask, *,
-                  chunk: int = 256, compute_dtype=None, remat: str = "none"):
+                  chunk: int = 256, compute_dtype=None, remat: str = "none", pack: bool = False):
     """(sum of -log p over target tokens, number of target tokens), both float32 scalars.
 
     input_ids, attention_mask, loss_mask: int [B, T]; loss_mask[b, t] = 1 makes token t a target
-    (predicted from position t - 1).
+    (predicted from position t - 1). pack: score all rows' targets together (an unsharded batch;
+    see `logprobs.chunked_logprobs`).
     """
     batch = {"input_ids": input_ids, "attention_mask": attention_mask, "loss_mask": loss_mask}
     weights = target_weights(batch, "loss_mask")
     logp = token_logprobs(params, cfg, batch, chunk=chunk, compute_dtype=compute_dtype, remat=remat,
-                          where=weights)
+                          where=weights, pack=pack)
     return -jnp.sum(logp * weights), jnp.sum(weights)
 
 
@@ -67,7 +68,8 @@ def loss_and_grads(params: Params, cfg: ModelConfig, batch: dict, *, chunk: int 
     def micro(acc, mb):
         def loss_fn(p):
             total, _ = token_nll_sum(p, cfg, mb["input_ids"], mb["attention_mask"], mb["loss_mask"],
-                                     chunk=chunk, compute_dtype=compute_dtype, remat=remat)
+                                     chunk=chunk, compute_dtype=compute_dtype, remat=remat,
+                                     pack=grad_shardings is None)
             return total / n_targets
 
         loss, g = jax.value_and_grad(loss_fn)(params)

@@ -125,11 +125,13 @@ def test_without_a_head_gradient_the_hidden_gradient_is_unchanged(chunk):
                                    np.asarray(jax.grad(loss)(h, True)), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("pack", [False, True])
 @pytest.mark.parametrize("keep", [0, 2**30])
-def test_gathered_chunks_sized_by_rows_keep_the_scores_and_gradients(monkeypatch, keep):
+def test_gathered_chunks_sized_by_rows_keep_the_scores_and_gradients(monkeypatch, keep, pack):
     """`where` with the chunk shrunk to GATHER_ROWS / B positions (4 here, 6 chunks over 17
-    positions, most without targets), logits kept for the backward pass or recomputed: log-probs,
-    entropies and both gradients equal autodiff of the plain log-softmax over all positions."""
+    positions, most without targets; packed: the 51 positions of all rows as one, chunks of 12),
+    logits kept for the backward pass or recomputed: log-probs, entropies and both gradients
+    equal autodiff of the plain log-softmax over all positions."""
     from prism_jax.logprobs import chunked_logprobs
 
     monkeypatch.setattr("prism_jax.logprobs.KEEP_BYTES", keep)
@@ -144,7 +146,7 @@ def test_gathered_chunks_sized_by_rows_keep_the_scores_and_gradients(monkeypatch
 
     def ours(h, head):
         logp, ent = chunked_logprobs(h, head, y, chunk=256, temperature=0.9, entropy=True,
-                                     where=where)
+                                     where=where, pack=pack)
         return jnp.sum(logp * a + ent * c), (logp, ent)
 
     def reference(h, head):
