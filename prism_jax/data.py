@@ -246,9 +246,15 @@ def _cut_contents(messages: Sequence[dict], budget: int) -> tuple[list[dict], bo
     return out, cut
 
 
-def _encode(tokenizer, record: dict, max_len: int) -> tuple[np.ndarray, np.ndarray, int]:
+TARGETS = ("response", "prompt")
+
+
+def _encode(tokenizer, record: dict, max_len: int, targets: str = "response"
+            ) -> tuple[np.ndarray, np.ndarray, int]:
     """Unpadded ``(ids, loss_mask)`` cut to ``max_len``, and the length before the cut (for a
-    chat whose contents exceed `_content_budget`, the length of what was kept of them)."""
+    chat whose contents exceed `_content_budget`, the length of what was kept of them).
+    targets="prompt" puts the mask on every token but the responses (language-model training
+    on what the policy is shown, never on an answer)."""
     messages, _ = _cut_contents(record["messages"], _content_budget(tokenizer, max_len))
     if record.get("loss_turns") == "last" and messages[-1]["role"] == "assistant":
         ids, mask = encode_continuation(tokenizer, messages[:-1], messages[-1]["content"],
@@ -256,6 +262,8 @@ def _encode(tokenizer, record: dict, max_len: int) -> tuple[np.ndarray, np.ndarr
     else:
         ids, mask = encode_chat(tokenizer, messages, last_turn_only=record.get("loss_turns") == "last")
     full = len(ids)
+    if targets == "prompt":
+        mask = 1 - mask
     ids, mask = ids[:max_len], mask[:max_len].copy()
     mask[:1] = 0  # nothing predicts the first token
     return ids, mask, full
@@ -342,7 +350,7 @@ class TrajectoryBatches(grain.IterDataset):
 
 def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size: int,
                  shuffle: bool = False, seed: int = 0, num_epochs: int = 1,
-                 skip_ids: Collection[str] = ()) -> TrajectoryBatches:
+                 skip_ids: Collection[str] = (), targets: str = "response") -> TrajectoryBatches:
     """Tokenise ``records`` and batch them as a grain pipeline of static shape ``[B, T]``.
 
     Records whose id is in ``skip_ids`` (e.g. already in a resumed output) are dropped first.
@@ -350,7 +358,10 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
     trajectories are known (and logged with their ids) before the first batch; only the
     unpadded tokens are kept in memory. With ``shuffle`` every epoch has its own order,
     fixed by ``seed``. Batches run across epoch boundaries; only the very last one is padded.
+    targets: "response" (the loss mask on the assistant tokens) or "prompt" (on all the others).
     """
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
     _check_len(max_len)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -363,7 +374,7 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
         if rec["id"] in skip:
             stats.n_already_done += 1
             continue
-        ids, mask, full = _encode(tokenizer, rec, max_len)
+        ids, mask, full = _encode(tokenizer, rec, max_len, targets)
         if not mask.any():
             stats.no_response_ids.append(rec["id"])
             continue

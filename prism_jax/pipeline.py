@@ -76,6 +76,10 @@ class DataSource:
     """Seed of the generated games (ALFWorld) or catalog (WebShop)."""
     webshop_products: int = 1000
     """WebShop catalog size (data, RL and evaluation use the same catalog)."""
+    webshop_query: Literal["attributes", "instruction"] = "attributes"
+    """WebShop expert's first query: attributes (the type, attributes and option values) or
+    instruction (the instruction verbatim, the paper's rule baseline's query: one skill, copying,
+    that a small model trained from scratch can learn)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,26 @@ class WarmUp:
 
 
 @dataclass(frozen=True)
+class PreTrain:
+    """Copy pre-training of a from-scratch base (`prism_jax.pretrain`): next-token loss on
+    windows of the corpus's per-step prompts, each shown twice in a row, never on an answer, so
+    the base learns to copy (the skill a query from the instruction and a click on a listed id
+    need) and still knows nothing of the task."""
+
+    steps: int = 0
+    """Optimizer steps on one device (0: no pre-training; a mesh with k data shards takes
+    steps / k of batch_size each)."""
+    batch_size: int = 32
+    """Windows per step."""
+    words: int = 64
+    """Longest window, in words (each is 8 to this many; a sequence holds it twice)."""
+    gap: int = 48
+    """Longest run of other prompt text between the two copies, in words (0 to this many)."""
+    lr: float = 2e-3
+    """Peak learning rate (warm-up and cosine as SFT's)."""
+
+
+@dataclass(frozen=True)
 class PipelineConfig(Checked):
     """PRISM end to end (paper section 3; appendix C hyperparameters by default)."""
 
@@ -106,6 +130,7 @@ class PipelineConfig(Checked):
     model: ModelSource = ModelSource()
     data: DataSource = DataSource()
     warmup: WarmUp = WarmUp()
+    pretrain: PreTrain = PreTrain()
     methods: tuple[str, ...] = ("prism:gini",)
     """Methods to run: base, sft, grpo, gigpo, random, hpt (online: GRPO on all tasks, a task whose
     rollouts have <= hpt_gate successes trained on its demonstration in the same update), hpt_static (the base model's pass rates route each
@@ -145,6 +170,9 @@ class PipelineConfig(Checked):
             parse_method(spec)
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
+        if self.pretrain.steps and self.model.path is not None:
+            raise ValueError("pretrain.steps: only the tiny base built from scratch (model.path "
+                             "None) is pre-trained; a checkpoint already is")
         if self.env == "webshop" and self.data.path is None and self.data.n == "all":
             raise ValueError("data.n: 'all' (every game of a split) is for ALFWorld; WebShop "
                              "generates a number of goals")

@@ -69,6 +69,10 @@ class SFTHparams(MeshConfig):
     admissible actions) followed by the step's response, the loss on that response only. Needs
     the `turns` that `prism gen-data` writes. Whole chats list the actions in their last user
     turn only, so a small model fitted to them does not transfer to the inference prompts."""
+    targets: Literal["response", "prompt"] = "response"
+    """Which tokens carry the loss: response (the assistant's answers: SFT) or prompt (every
+    other token: next-token pre-training on what the policy is shown, never on an answer; the
+    pipeline's `pretrain` of a from-scratch base)."""
     weight_decay: float = 0.0
     """AdamW decoupled weight decay (transformers' default: 0)."""
     adam_b1: float = 0.9
@@ -180,7 +184,8 @@ def _train(config: SFTConfig, run: RunDir, progress: bool) -> dict:
     cfg = ModelConfig.from_pretrained(config.model)
     tokenizer = load_tokenizer(config.model, vocab_size=cfg.vocab_size)
     ds = make_dataset(records, tokenizer, max_len=config.max_len, batch_size=micro * config.accum_steps,
-                      shuffle=True, seed=config.seed, num_epochs=config.epochs)
+                      shuffle=True, seed=config.seed, num_epochs=config.epochs,
+                      targets=config.targets)
     if ds.stats.n_examples == 0:
         raise ValueError(f"{config.data}: no trajectory has an assistant token within "
                          f"max_len={config.max_len}")

@@ -24,6 +24,7 @@ from prism_jax.envs.webshop import datagen as webshop_datagen
 from prism_jax.files import write_json, write_jsonl
 from prism_jax.grpo import ENV_DEFAULTS, GRPOConfig, load_start, make_vec_env
 from prism_jax.models.builder import build_tiny, corpus_from_files
+from prism_jax.pretrain import repeated_windows
 from prism_jax.probe_file import ProbeConfig, probe_file
 from prism_jax.rollout import ModelSampler, RolloutConfig, rollout
 from prism_jax.runs import CONFIG_FILE, RunDir, command_args, command_line
@@ -142,6 +143,8 @@ def make_data(run: Run) -> Path:
     if cfg.data.path is None:
         where = ({"games_dir": games_dir(run)} if cfg.env == "alfworld"
                  else {"num_products": cfg.data.webshop_products})
+        if cfg.env == "webshop":
+            where["expert_query"] = cfg.data.webshop_query
         gen = gen_data_config(cfg, out, split="train", n=cfg.data.n, seed=cfg.data.seed, **where)
 
     def go():
@@ -191,7 +194,14 @@ def make_base(run: Run, data: Path) -> Path:
                                        num_products=cfg.data.webshop_products, seed=cfg.data.seed)
     tiny_args = ["build-tiny", "--corpus", *map(str, files), "--out", str(init),
                  *command_args(cfg.model.tiny, "spec."), "--seed", str(cfg.seeds[0])]
-    warm_sft = SFTConfig.of(cfg.sft, model=init, data=warm, out=base / "warmup_sft",
+    # copy pre-training on the corpus's prompts; the warm-up (if any) starts from its result
+    pre = cfg.pretrain
+    windows = base / "pretrain.jsonl"
+    pre_sft = SFTConfig.of(cfg.sft, model=init, data=windows, out=base / "pretrain", epochs=1,
+                           lr=pre.lr, batch_size=pre.batch_size, accum_steps=1, per_step=False,
+                           targets="prompt", max_len=cfg.max_len, seed=cfg.seeds[0])
+    start = base / "pretrain" / "final" if pre.steps else init
+    warm_sft = SFTConfig.of(cfg.sft, model=start, data=warm, out=base / "warmup_sft",
                             epochs=cfg.warmup.epochs, lr=cfg.warmup.lr, max_len=cfg.max_len,
                             seed=cfg.seeds[0])
 
@@ -206,17 +216,29 @@ def make_base(run: Run, data: Path) -> Path:
         if cfg.model.tiny.tokenizer == "word" and cfg.env == "webshop":
             corpus = itertools.chain(corpus, _catalog_pages(cfg))
         build_tiny(init, corpus, cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
-        if not cfg.warmup.n:
-            return {"model": str(init)}
-        summary = train_sft(warm_sft)
-        return {"model": summary["final_model"], "warmup": summary}
+        info = {"model": str(init)}
+        if pre.steps:
+            write_jsonl(windows, repeated_windows(read_trajectories(data),
+                                                  pre.steps * pre.batch_size, words=pre.words,
+                                                  gap=pre.gap, seed=cfg.seeds[0]))
+            info["pretrain"] = train_sft(pre_sft)
+            info["model"] = info["pretrain"]["final_model"]
+        if cfg.warmup.n:
+            info["warmup"] = train_sft(warm_sft)
+            info["model"] = info["warmup"]["final_model"]
+        return info
 
     commands = [["prism", *a] for a in (games_args, tiny_args) if a]
     if warm_gen is not None:
         commands.insert(len(commands) - 1, command_line(f"gen-data {cfg.env}", warm_gen))
+    title = "base model: tiny Qwen3"
+    if pre.steps:
+        commands.append(command_line("sft", pre_sft))
+        title += f" + {pre.steps} steps of copy pre-training on the prompts"
     if cfg.warmup.n:
         commands.append(command_line("sft", warm_sft))
-    info = run.stage("base model: tiny Qwen3 + warm-up SFT", base, go,
+        title += " + warm-up SFT"
+    info = run.stage(title, base, go,
                      command="\n".join(shlex.join(c) for c in commands))
     return Path(info["model"])
 

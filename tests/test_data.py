@@ -125,6 +125,20 @@ def test_example_matches_transformers_masks(tok):
         f"<action>go to fridge {s}</action><|im_end|>" for s in (1, 2, 3))
 
 
+def test_prompt_targets_are_every_token_but_the_answers(tok):
+    rec = traj(0, n_steps=2)
+    ref = tok.apply_chat_template(rec["messages"], return_dict=True, return_assistant_tokens_mask=True)
+    n = len(ref["input_ids"])
+    [batch] = list(make_dataset([rec], tok, max_len=n + 3, batch_size=1, targets="prompt"))
+    want = 1 - np.asarray(ref["assistant_masks"])
+    want[0] = 0   # nothing predicts the first token
+    np.testing.assert_array_equal(batch["loss_mask"][0, :n], want)
+    np.testing.assert_array_equal(batch["loss_mask"][0, n:], 0)
+    assert "go to fridge" not in tok.decode(batch["input_ids"][0][batch["loss_mask"][0] == 1])
+    with pytest.raises(ValueError, match="targets must be one of"):
+        make_dataset([rec], tok, max_len=n, batch_size=1, targets="all")
+
+
 def test_truncation_keeps_the_start(tok):
     rec = traj(0, n_steps=3)
     full = tok.apply_chat_template(rec["messages"], return_dict=True,

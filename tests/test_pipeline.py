@@ -10,11 +10,12 @@ import pytest
 
 from prism_jax.models.builder import TinySpec, build_tiny
 from prism_jax.methods import parse_method
-from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, route
+from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, PreTrain, route
 from prism_jax.stages import Run, make_data, make_scores
 from prism_jax.train.cli import main as prism
 
-SHORT = ["--methods", "prism:gini", "--data.n", "8", "--warmup.n", "4", "--warmup.epochs", "1",
+SHORT = ["--methods", "prism:gini", "--data.n", "8", "--pretrain.steps", "3", "--warmup.n", "4",
+         "--warmup.epochs", "1",
          "--sft.epochs", "1", "--grpo.tasks-per-iter", "2", "--grpo.group-size", "2",
          "--grpo.max-steps", "3", "--grpo.max-new-tokens", "12", "--eval.n", "2",
          "--eval.max-steps", "3", "--eval.max-new-tokens", "12", "--model.tiny.num-layers", "2",
@@ -33,6 +34,12 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     data = lines(run / "data" / "trajs.jsonl")
     assert len(data) == 8 and all(r["env"] == "alfworld" and r["task_id"] for r in data)
     assert (run / "base" / "init" / "config.json").is_file()
+    # pre-training reads the corpus's prompts, never an answer; the warm-up starts from it
+    pre = json.loads((run / "base" / "pretrain" / "config.json").read_text())
+    assert pre["targets"] == "prompt" and pre["data"] == str(run / "base" / "pretrain.jsonl")
+    assert len(lines(run / "base" / "pretrain.jsonl")) == 3 * 32
+    warm_cfg = json.loads((run / "base" / "warmup_sft" / "config.json").read_text())
+    assert warm_cfg["model"] == str(run / "base" / "pretrain" / "final")
     warm = lines(run / "base" / "warmup.jsonl")
     assert {r["task_type"] for r in warm} <= {"pick_and_place_simple", "look_at_obj_in_light"}
     assert not {r["task_id"] for r in warm} & {r["task_id"] for r in data}
@@ -92,7 +99,7 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
             parsed = tyro.cli(SFTConfig if argv[1] == "sft" else GRPOConfig, args=argv[2:])
             assert config_record(parsed) == json.loads((parsed.out / "config.json").read_text())
             trained += 1
-    assert trained == 3                                       # warm-up SFT, SFT, GRPO
+    assert trained == 4                         # pre-training, warm-up SFT, SFT, GRPO
     assert json.loads((run / "config.json").read_text())["name"] == "tiny-alfworld"
     capsys.readouterr()
 
@@ -164,11 +171,17 @@ def test_recorded_commands_reproduce_probe_and_route(tmp_path, caplog):
 def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(tmp_path, capsys):
     with pytest.raises(ValueError, match="data.n: 'all'"):
         PipelineConfig(env="webshop", data=DataSource(n="all"))
-    config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2))
+    with pytest.raises(ValueError, match="pretrain.steps: only the tiny base"):
+        PipelineConfig(model=ModelSource(path=tmp_path), pretrain=PreTrain(steps=1))
+    config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2,
+                                                           webshop_query="instruction"))
     with Run(tmp_path / "run", config, "prism pipeline") as run:
         data = make_data(run)
     assert "wrote 3 trajectories" in capsys.readouterr().out
+    for rec in lines(data):
+        assert rec["turns"][0]["response"].endswith(f"<action>search[ {rec['instruction']}]</action>")
     argv = _commands(tmp_path / "run")["gen-data"]
     assert argv[:2] == ["gen-data", "webshop"] and "--seed" in argv and "--num-products" in argv
+    assert argv[argv.index("--expert-query") + 1] == "instruction"
     assert prism(_with(argv, "--out", tmp_path / "again.jsonl")) == 0
     assert (tmp_path / "again.jsonl").read_bytes() == data.read_bytes()

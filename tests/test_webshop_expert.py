@@ -52,10 +52,10 @@ def near_miss_catalog() -> Catalog:
     return Catalog([near, over, target, *fillers], [goal])
 
 
-def _play(catalog: Catalog, task: str, knowledge=None, max_steps: int = 15):
+def _play(catalog: Catalog, task: str, knowledge=None, max_steps: int = 15, query="attributes"):
     env = WebShopEnv(catalog, max_steps=max_steps)
     obs, info = env.reset(options={"task": task})
-    expert = Expert(knowledge or catalog, env.goal, max_steps=max_steps)
+    expert = Expert(knowledge or catalog, env.goal, max_steps=max_steps, query=query)
     steps, seen, done = [], [obs], False
     while not done:
         action, reason = expert.act_with_reason(info)
@@ -111,3 +111,18 @@ def test_trajectories_vary_and_stay_within_the_limit():
         researched += searches > 1
     assert max(lengths) <= 15 and len(set(lengths)) >= 8
     assert varied / len(lengths) >= 0.2 and researched >= 5
+
+
+def test_instruction_query_searches_the_instruction_verbatim_then_shops_as_usual():
+    cat = default_catalog()
+    tasks = cat.list_tasks("train", 100)
+    won = 0
+    for task in tasks:
+        steps, info = _play(cat, task, query="instruction")
+        assert steps[0][0] == f"search[ {cat.goal(task).instruction_text}]"
+        # later searches (an attribute the listings lacked) are the expert's own words
+        assert all(a != steps[0][0] for a, _, _ in steps[1:])
+        won += info["won"]
+    assert won >= 85   # 95.8% of 1,000 train goals (gen-data, seed 0)
+    with pytest.raises(ValueError, match="expert query must be one of"):
+        Expert(cat, cat.goal(tasks[0]), query="title")

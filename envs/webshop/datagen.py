@@ -49,6 +49,9 @@ class GenDataConfig:
     """Per-step prompt the records describe: verl (verl-agent's template) or chat."""
     history: int = 2
     """verl prompt: past steps shown at each step."""
+    expert_query: Literal["attributes", "instruction"] = "attributes"
+    """The expert's first query: attributes (the type with the wanted attributes and option
+    values) or instruction (the instruction verbatim, as the paper's rule baseline searches)."""
     original_products: Path | None = None
     """The original's items_shuffle*.json (use the original data instead of generating)."""
     original_goals: Path | None = None
@@ -74,8 +77,8 @@ class ExpertPolicy:
 
     needs_key = False
 
-    def __init__(self, catalog: Catalog, max_steps: int, think: bool):
-        self.catalog, self.max_steps, self.think = catalog, max_steps, think
+    def __init__(self, catalog: Catalog, max_steps: int, think: bool, query: str = "attributes"):
+        self.catalog, self.max_steps, self.think, self.query = catalog, max_steps, think, query
         self._experts: dict[int, object] = {}
 
     def __call__(self, requests, key):
@@ -83,20 +86,21 @@ class ExpertPolicy:
         for r in requests:
             if r.step == 0:
                 self._experts[r.episode] = Expert(self.catalog, self.catalog.goal(r.task_id),
-                                                  max_steps=self.max_steps)
+                                                  max_steps=self.max_steps, query=self.query)
             action, reason = self._experts[r.episode].act_with_reason(r.info)
             replies.append(Reply(format_response(action, reason if self.think else None)))
         return replies
 
 
 def expert_records(catalog: Catalog, task_ids: list[str], *, max_steps: int = 15,
-                   prompt=None, batch_size: int = 8, progress: bool = True) -> list[dict]:
+                   prompt=None, batch_size: int = 8, progress: bool = True,
+                   query: str = "attributes") -> list[dict]:
     """Play the expert on each goal; trajectory-schema records (without id/split), in order."""
     prompt = prompt or PromptConfig()
     if not task_ids:
         return []
     with WebShopSlots(min(batch_size, len(task_ids)), catalog, max_steps) as vec:
-        episodes = play(ExpertPolicy(catalog, max_steps, prompt.think), vec, task_ids,
+        episodes = play(ExpertPolicy(catalog, max_steps, prompt.think, query), vec, task_ids,
                         env="webshop", prompt=prompt, max_steps=max_steps, progress=progress,
                         desc="expert webshop")
     return [{**record_fields("webshop", e.task, e.turns, prompt), "env": "webshop",
@@ -147,7 +151,7 @@ def generate(cfg: GenDataConfig) -> dict:
     prompt = PromptConfig(style=cfg.prompt_style, history=cfg.history, think=cfg.think)
     records = [{"id": f"webshop-{cfg.split}-{i:06d}", **record, "split": cfg.split}
                for i, record in enumerate(expert_records(catalog, task_ids, max_steps=cfg.max_steps,
-                                                         prompt=prompt))]
+                                                         prompt=prompt, query=cfg.expert_query))]
     files.write_jsonl(cfg.out, records, ensure_ascii=False)
     mean = sum(r["reward"] for r in records) / len(records) if records else 0.0
     return {"written": len(records), "won": sum(r["success"] for r in records),

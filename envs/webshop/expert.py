@@ -35,6 +35,9 @@ _PRICE = re.compile(r"\$([\d.]+)(?: to \$([\d.]+))?")
 _TOTAL = re.compile(r"Page (\d+) \(Total results: (\d+)\)")
 _MAX_PAGES = 3
 _MAX_SEARCHES = 2
+# attributes: the type, attributes and option values; instruction: the instruction verbatim
+# (the paper's rule baseline's query)
+QUERY_STYLES = ("attributes", "instruction")
 
 
 def _q(text: str) -> str:
@@ -89,8 +92,11 @@ class Expert:
     (action, reason)`` once per step, with the env's latest ``info`` (which carries the page's
     ``observation``)."""
 
-    def __init__(self, catalog: Catalog, goal: Goal, max_steps: int = 15):
-        self.goal, self.max_steps = goal, max_steps
+    def __init__(self, catalog: Catalog, goal: Goal, max_steps: int = 15,
+                 query: str = "attributes"):
+        if query not in QUERY_STYLES:
+            raise ValueError(f"expert query must be one of {QUERY_STYLES}, got {query!r}")
+        self.goal, self.max_steps, self.query = goal, max_steps, query
         words = catalog.type_words(goal)
         self.type_name = normalize(words.name).strip()
         self.forms = {a: words.forms.get(a, (a,)) for a in goal.attributes}
@@ -150,6 +156,11 @@ class Expert:
     def _search(self) -> tuple[str, str]:
         self.searches += 1
         self.page_no, self.current = 1, None
+        if self.searches == 1 and self.query == "instruction":
+            # The space after the bracket makes each word the token it is in the instruction
+            # under a word-level vocabulary (" want", not "want"); search ignores it.
+            return f"search[ {self.goal.instruction_text}]", "I search for the instruction as " \
+                "it is written."
         if self.searches == 1:
             query = expert_query(self.goal, self.type_name)
             return f"search[{query}]", f"I need {self._want()}. I search for the type with " \
