@@ -78,8 +78,8 @@ class DataSource:
     """WebShop catalog size (data, RL and evaluation use the same catalog)."""
     webshop_query: Literal["attributes", "instruction"] = "attributes"
     """WebShop expert's first query: attributes (the type, attributes and option values) or
-    instruction (the instruction verbatim, the paper's rule baseline's query: one skill, copying,
-    that a small model trained from scratch can learn)."""
+    instruction (the instruction verbatim, the paper's rule baseline's query: a policy then only
+    has to copy it)."""
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,10 @@ class WarmUp:
 @dataclass(frozen=True)
 class PreTrain:
     """Copy pre-training of a from-scratch base (`prism_jax.pretrain`): next-token loss on
-    windows of the corpus's per-step prompts, each shown twice in a row, never on an answer, so
-    the base learns to copy (the skill a query from the instruction and a click on a listed id
-    need) and still knows nothing of the task."""
+    windows of the corpus's per-step prompts, each shown twice around a gap of other prompt
+    text, never on an answer, so the base learns to copy (the skill a query from the instruction
+    and a click on a listed id need) and still knows nothing of the task. The windows are
+    written to base/pretrain.jsonl, the run's record of what the base was trained on."""
 
     steps: int = 0
     """Optimizer steps on one device (0: no pre-training; a mesh with k data shards takes
