@@ -166,7 +166,7 @@ def _catalog_pages(cfg):
     word-level vocabulary covers every page the agent can be shown, not only the corpus's."""
     from prism_jax.envs.webshop.env import default_catalog
     for p in default_catalog(cfg.data.webshop_products, cfg.data.seed).products:
-        yield f"'{p.asin}' [SEP] '{p.title}' [SEP] '{p.price_tag}' click[{p.asin.lower()}]"
+        yield f"[SEP] {p.asin} [SEP] {p.title} [SEP] {p.price_tag} [SEP]"   # as a results page
         yield p.description
         yield from p.bullet_points
         for name, values in p.options.items():

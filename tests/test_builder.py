@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -83,14 +85,15 @@ def test_build_tiny_never_clobbers(tmp_path, monkeypatch):
     assert (kept / "model.safetensors").is_file() and not (kept / "notes.txt").exists()
 
 
-WEB = ["'B0UNGL8ZD8' [SEP] 'Hebroly Handmade Window Curtains' [SEP] '$17.3'",
+WEB = ["'B0UNGL8ZD8' [ SEP] 'Hebroly Handmade Window Curtains' [ SEP] '$17.3'",
        "Your task is to: i want black window curtains, and price lower than 50.00 dollars.",
        "<action>click[b0ungl8zd8]</action>", "<action>search[window curtains black]</action>"] * 3
 
 
 def _pieces(text: str) -> list[str]:
     """The word-level split written out by hand: a word or a punctuation run with at most one
-    leading space, or a run of whitespace."""
+    leading space, or a run of whitespace; a word of 8+ letters and digits with a digit in it
+    split after its first two characters."""
     out, i = [], 0
     while i < len(text):
         j = i + 1 if text[i] == " " and i + 1 < len(text) and not text[i + 1].isspace() else i
@@ -106,29 +109,66 @@ def _pieces(text: str) -> list[str]:
             k = i
             while k < len(text) and text[k].isspace():
                 k += 1
+        word = text[j:k]
+        if len(word) >= 8 and word.isalnum() and any(c.isdigit() for c in word):
+            out.append(text[i:j + 2])   # a code: its first two characters, then the rest
+            i = j + 2
         out.append(text[i:k])
         i = k
     return out
 
 
-def test_word_tokenizer_one_id_per_word_and_exact_round_trip(tmp_path):
+def test_word_tokenizer_one_id_per_word_and_round_trip(tmp_path):
     spec = TinySpec(vocab_size=400, hidden_size=32, intermediate_size=64, num_layers=1,
                     num_heads=2, num_kv_heads=1, head_dim=16, tokenizer="word")
     out = build_tiny(tmp_path / "w", WEB, spec)
     tok = AutoTokenizer.from_pretrained(out)   # transformers reads it as it is
-    text = "Your task is to: i want black window curtains.\n\n'B0UNGL8ZD8' [SEP]"
+    text = "Your task is to: i want black window curtains.\n\n'B0UNGL8ZD8' [ SEP]"
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == _pieces(text.lower())
-    assert tok.decode(ids) == text.lower()
-    # the product id on the page and in the action is the same single token: copying it is one step
-    asin = tok.convert_tokens_to_ids("b0ungl8zd8")
-    assert asin in ids and asin in tok("click[b0ungl8zd8]", add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == text.lower().replace("[ ", "[")
     action = "<action>search[window curtains black]</action><|im_end|>"
     got = tok(action, add_special_tokens=False)["input_ids"]
-    assert tok.convert_ids_to_tokens(got)[:2] == ["<action>", "search"]
+    # a word right after "[" is the word as it is after a space
+    assert tok.convert_ids_to_tokens(got)[:4] == ["<action>", "search", "[", " window"]
     assert tok.decode(got, skip_special_tokens=True) == "<action>search[window curtains black]</action>"
     unseen = tok(" zebra", add_special_tokens=False)["input_ids"]
     assert tok.convert_ids_to_tokens(unseen) == ["<unk>"]
     chat = [{"role": "user", "content": WEB[1]}, {"role": "assistant", "content": WEB[2]}]
     ids, mask = encode_chat(load_tokenizer(out), chat)
     assert tok.decode(ids[mask == 1]) == WEB[2] + "<|im_end|>"
+
+
+def _expert_word_tokenizer(tmp_path):
+    from prism_jax.envs.webshop import default_catalog
+    from prism_jax.envs.webshop.datagen import expert_records
+
+    cat = default_catalog()
+    records = expert_records(cat, cat.list_tasks("train", 12), progress=False)
+    corpus = [m["content"] for r in records for m in r["messages"]]
+    spec = TinySpec(vocab_size=8192, hidden_size=32, intermediate_size=64, num_layers=1,
+                    num_heads=2, num_kv_heads=1, head_dim=16, tokenizer="word")
+    return records, AutoTokenizer.from_pretrained(build_tiny(tmp_path / "w", corpus, spec))
+
+
+def test_word_tokenizer_action_arguments_are_the_page_tokens(tmp_path):
+    """Every click of the expert names its target with exactly the tokens the page shows it
+    with (product ids, options, buttons), so copying from the page is copying tokens, and the
+    tokens decode back to the action as the environment parses it."""
+    records, tok = _expert_word_tokenizer(tmp_path)
+    n_clicks = 0
+    for r in records:
+        for turn in r["turns"][:-1]:   # the last turn is the final page, with no response
+            action = re.search(r"<action>(.*)</action>", turn["response"]).group(1)
+            ids = tok(action, add_special_tokens=False)["input_ids"]
+            assert tok.decode(ids) == action.lower()
+            name, arg = re.fullmatch(r"(\w+)\[(.*)\]", action).groups()
+            if name != "click":
+                continue
+            n_clicks += 1
+            page = tok(turn["observation"], add_special_tokens=False)["input_ids"]
+            want = tok(" " + arg, add_special_tokens=False)["input_ids"]
+            assert ids[2:-1] == want, action
+            assert any(page[i:i + len(want)] == want for i in range(len(page))), action
+    assert n_clicks > 30
+

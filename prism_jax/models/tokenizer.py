@@ -346,8 +346,17 @@ def encode_continuation(tokenizer, prompt: Sequence[dict], response: str, *,
 
 
 # Word-level pieces: a word with its leading space, a run of punctuation with its leading
-# space, or a run of whitespace. Decoding concatenates the pieces, so text round-trips exactly.
-_WORD_PIECES = r" ?[^\W_]+| ?[^\w\s]+| ?_+|\s+"
+# space, or a run of whitespace; a code (a word of 8 or more letters and digits with a digit
+# in it, such as a product id) is split after its first two characters, so every product id
+# starts with the same piece (" b0" + "ungl8zd8") and naming one from the page is one copy: the
+# piece that follows " b0" there. Decoding concatenates the pieces.
+_WORD_PIECES = (r" ?(?<![^\W_])(?=[^\W_]*\d)[^\W_]{2}(?=[^\W_]{6})"
+                r"| ?[^\W_]+| ?[^\w\s]+| ?_+|\s+")
+# A word right after an opening bracket is read as if a space preceded it, so the argument of
+# an action (`click[b0ungl8zd8]`, `click[buy now]`, `search[window curtains]`) is the same token
+# as the word on the page (`[SEP] B0UNGL8ZD8 [SEP]`), and copying it from the page is copying
+# one token; decoding drops the space again, so the model's action reads as written.
+_BRACKET = (r"\[(?=[^\s])", "[ ")
 _UNK = "<unk>"
 # Whitespace every chat has (the chat template's newlines), whatever the corpus shows.
 _ALWAYS = (" ", "\n", "\n\n")
@@ -355,21 +364,26 @@ _ALWAYS = (" ", "\n", "\n\n")
 
 def _word_level(corpus: Iterable[str], reserved: list[str], vocab_size: int) -> Tokenizer:
     """A lowercasing word-level tokenizer: the `vocab_size` most frequent pieces of ``corpus``
-    (ties by first occurrence), every byte-free piece outside it `<unk>`."""
+    (ties by first occurrence), every byte-free piece outside it `<unk>`.
+
+    Text round-trips exactly except that a space right after ``[`` is dropped in decoding
+    (``"[ x"`` decodes as ``"[x"``), the price of reading ``[x`` as ``[`` + `` x``."""
+    normalizer = normalizers.Sequence([normalizers.Replace(Regex(_BRACKET[0]), _BRACKET[1]),
+                                       normalizers.Lowercase()])
     split = pre_tokenizers.Split(Regex(_WORD_PIECES), behavior="isolated")
     counts: dict[str, int] = {}
     cut = re.compile("|".join(map(re.escape, reserved)))
     for text in corpus:
         for piece in cut.split(text):
-            for word, _ in split.pre_tokenize_str(piece.lower()):
+            for word, _ in split.pre_tokenize_str(normalizer.normalize_str(piece)):
                 counts[word] = counts.get(word, 0) + 1
     always = [w for w in _ALWAYS if w not in counts]
     words = sorted(counts, key=lambda w: -counts[w])[: vocab_size - len(reserved) - 1 - len(always)]
     vocab = {t: i for i, t in enumerate([*reserved, _UNK, *always, *words])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token=_UNK))
-    tok.normalizer = normalizers.Lowercase()
+    tok.normalizer = normalizer
     tok.pre_tokenizer = split
-    tok.decoder = decoders.Fuse()
+    tok.decoder = decoders.Sequence([decoders.Fuse(), decoders.Replace("[ ", "[")])
     return tok
 
 
