@@ -350,7 +350,8 @@ class TrajectoryBatches(grain.IterDataset):
 
 def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size: int,
                  shuffle: bool = False, seed: int = 0, num_epochs: int = 1,
-                 skip_ids: Collection[str] = (), targets: str = "response") -> TrajectoryBatches:
+                 skip_ids: Collection[str] = (), targets: str = "response",
+                 mix: Sequence[dict] = ()) -> TrajectoryBatches:
     """Tokenise ``records`` and batch them as a grain pipeline of static shape ``[B, T]``.
 
     Records whose id is in ``skip_ids`` (e.g. already in a resumed output) are dropped first.
@@ -359,6 +360,8 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
     unpadded tokens are kept in memory. With ``shuffle`` every epoch has its own order,
     fixed by ``seed``. Batches run across epoch boundaries; only the very last one is padded.
     targets: "response" (the loss mask on the assistant tokens) or "prompt" (on all the others).
+    mix: more records, always with targets "prompt" (the pipeline's copy windows, rehearsed
+    during SFT), shuffled in with ``records`` and counted in ``stats`` like them.
     """
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
@@ -370,11 +373,13 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
     skip = set(skip_ids)
     stats = DataStats(n_records=len(records))
     examples = []
-    for rec in track(records, desc="tokenizing", unit="traj"):
+    stats.n_records += len(mix)
+    tagged = [*((rec, targets) for rec in records), *((rec, None) for rec in mix)]
+    for rec, rec_targets in track(tagged, desc="tokenizing", unit="traj"):
         if rec["id"] in skip:
             stats.n_already_done += 1
             continue
-        ids, mask, full = _encode(tokenizer, rec, max_len, targets)
+        ids, mask, full = _encode(tokenizer, rec, max_len, rec_targets or "prompt")
         if not mask.any():
             stats.no_response_ids.append(rec["id"])
             continue

@@ -41,7 +41,7 @@ from prism_jax.runs import Checked, MeshConfig, command_line
 from prism_jax.scores import load_scores
 from prism_jax.sft import SFTConfig, SFTHparams, train_sft
 from prism_jax.stages import (Run, games_dir, make_base, make_data, make_pass_rates, make_scores,
-                              read_jsonl, rl_config)
+                              read_jsonl, replay_file, rl_config)
 from prism_jax.tables import write_report
 
 @dataclass(frozen=True)
@@ -113,11 +113,18 @@ class PreTrain:
     batch_size: int = 32
     """Windows per step."""
     words: int = 64
-    """Longest window, in words (each is 8 to this many; a sequence holds it twice)."""
+    """Longest window, in words (each is min_words to this many; a sequence holds it twice)."""
+    min_words: int = 8
+    """Shortest window, in words (= words, with gap 0: every copy the same distance behind
+    its original)."""
     gap: int = 48
     """Longest run of other prompt text between the two copies, in words (0 to this many)."""
     lr: float = 2e-3
     """Peak learning rate (warm-up and cosine as SFT's)."""
+    replay: int = 0
+    """Further windows of the same kind (another draw), written to base/replay.jsonl and mixed
+    into every method's SFT data with the loss on every token (`SFTConfig.mix`), so SFT keeps
+    the copying instead of erasing it (0: none)."""
 
 
 @dataclass(frozen=True)
@@ -171,9 +178,12 @@ class PipelineConfig(Checked):
             parse_method(spec)
         if not self.seeds:
             raise ValueError("seeds: give at least one seed")
-        if self.pretrain.steps and self.model.path is not None:
-            raise ValueError("pretrain.steps: only the tiny base built from scratch (model.path "
-                             "None) is pre-trained; a checkpoint already is")
+        if not 1 <= self.pretrain.min_words <= self.pretrain.words:
+            raise ValueError(f"pretrain.min_words: must be in [1, pretrain.words="
+                             f"{self.pretrain.words}], got {self.pretrain.min_words}")
+        if (self.pretrain.steps or self.pretrain.replay) and self.model.path is not None:
+            raise ValueError("pretrain.steps/replay: only the tiny base built from scratch "
+                             "(model.path None) is pre-trained; a checkpoint already is")
         if self.env == "webshop" and self.data.path is None and self.data.n == "all":
             raise ValueError("data.n: 'all' (every game of a split) is for ALFWorld; WebShop "
                              "generates a number of goals")
@@ -211,7 +221,7 @@ def run_method(run: Run, method: Method, seed: int, *, base: Path, data: Path, s
              "rl": len(read_jsonl(rl_split)) if rl_split else 0}
     if sft_split is not None and sizes["sft"]:
         sft_cfg = SFTConfig.of(cfg.sft, model=model, data=sft_split, out=home / "sft",
-                               max_len=cfg.max_len, seed=seed)
+                               max_len=cfg.max_len, seed=seed, mix=replay_file(run))
         info = run.stage(f"{method.label} seed {seed}: SFT on {sizes['sft']} trajectories", home / "sft",
                          lambda: train_sft(sft_cfg), command=command_line("sft", sft_cfg))
         model, timings["sft"] = Path(info["final_model"]), info["seconds"]

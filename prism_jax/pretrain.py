@@ -25,17 +25,19 @@ _WORD = re.compile(r"\S+")
 
 
 def repeated_windows(records: Sequence[dict], n: int, *, words: int = 64, gap: int = 48,
-                     seed: int = 0) -> list[dict]:
+                     seed: int = 0, min_words: int | None = None) -> list[dict]:
     """`n` user-only chat records ``{"id": "copy-000000", "messages": [{"role": "user",
     "content": w + "\n\n" + g + "\n\n" + w}]}`` (``w + "\n\n" + w`` when g is empty): w a
-    run of 8 to `words` consecutive words of a per-step prompt of ``records``, g a run of 0 to
+    run of `min_words` (default: 8, or `words` if fewer) to `words` consecutive words of a per-step prompt of ``records``, g a run of 0 to
     `gap` words of another (exact text, line breaks kept); prompts, starts and lengths drawn
     uniformly with `seed`. The varying lengths and gap keep the distance between the copies
     from being predictable, so only copying by content (an induction head), not by offset,
-    lowers the loss. A prompt shorter than the drawn length is taken whole."""
-    if n < 1 or words < 1 or gap < 0:
-        raise ValueError(f"n and words must be >= 1 and gap >= 0, got n={n}, words={words}, "
-                         f"gap={gap}")
+    lowers the loss; ``min_words=words`` and ``gap=0`` instead put the copies a fixed number of
+    words apart. A prompt shorter than the drawn length is taken whole."""
+    min_words = min(8, words) if min_words is None else min_words
+    if n < 1 or words < 1 or gap < 0 or not 1 <= min_words <= words:
+        raise ValueError(f"n and words must be >= 1, min_words in [1, words] and gap >= 0, got "
+                         f"n={n}, words={words}, min_words={min_words}, gap={gap}")
     prompts = [step["messages"][0]["content"] for step in expand_steps(records)]
     spans = [[m.span() for m in _WORD.finditer(p)] for p in prompts]
     keep = [i for i, s in enumerate(spans) if s]
@@ -52,7 +54,7 @@ def repeated_windows(records: Sequence[dict], n: int, *, words: int = 64, gap: i
 
     out = []
     for k in range(n):
-        w = window(int(rng.integers(min(8, words), words + 1)))
+        w = window(int(rng.integers(min_words, words + 1)))
         g = int(rng.integers(0, gap + 1))
         middle = f"{window(g)}\n\n" if g else ""
         out.append({"id": f"copy-{k:06d}",

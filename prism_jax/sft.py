@@ -138,6 +138,10 @@ class _SFTPaths:
     """Run directory: checkpoints/, metrics.jsonl, tb/, config.json, run.json and, at the end,
     final/ (HF format). A run directory of the same settings and inputs is resumed from its
     latest checkpoint; any other non-empty directory is refused."""
+    mix: Path | None = None
+    """Records to train on alongside `data`, with the loss on every token (user-only chats such
+    as the pipeline's copy windows, base/replay.jsonl): shuffled into every epoch, so SFT
+    rehearses what the pre-training taught instead of erasing it. None: the data alone."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,11 @@ class SFTConfig(SFTHparams, _SFTPaths):
         """The run of `hparams` (with `changes`) from `model` on `data` into `out`."""
         values = {f.name: getattr(hparams, f.name) for f in fields(SFTHparams)}
         return cls(model=Path(model), data=Path(data), out=Path(out), **(values | changes))
+
+    def check(self) -> None:
+        super().check()
+        if self.mix is not None and self.mix == self.data:
+            raise ValueError(f"mix: {self.mix} is the training data itself")
 
 
 # Settings that may change between an interrupted run and its resumption.
@@ -165,8 +174,10 @@ def train_sft(config: SFTConfig, *, progress: bool = True) -> dict:
     run. Raises `NonFiniteLossError` when the loss or gradient stops being finite; the
     checkpoints written before that step stay.
     """
-    with RunDir(config.out, "sft", config, inputs={"model": config.model, "data": config.data},
-                resumable=_RESUMABLE_CHANGES) as run:
+    inputs = {"model": config.model, "data": config.data}
+    if config.mix is not None:
+        inputs["mix"] = config.mix
+    with RunDir(config.out, "sft", config, inputs=inputs, resumable=_RESUMABLE_CHANGES) as run:
         return _train(config, run, progress)
 
 
@@ -178,6 +189,7 @@ def _train(config: SFTConfig, run: RunDir, progress: bool) -> dict:
     if config.per_step:
         records = expand_steps(records)
         logger.info("per-step SFT: %d trajectories -> %d step examples", n_traj, len(records))
+    mix = read_trajectories(config.mix) if config.mix is not None else []
     mesh = config.build()
     micro = config.batch_size * batch_shards(mesh)
 
@@ -185,7 +197,7 @@ def _train(config: SFTConfig, run: RunDir, progress: bool) -> dict:
     tokenizer = load_tokenizer(config.model, vocab_size=cfg.vocab_size)
     ds = make_dataset(records, tokenizer, max_len=config.max_len, batch_size=micro * config.accum_steps,
                       shuffle=True, seed=config.seed, num_epochs=config.epochs,
-                      targets=config.targets)
+                      targets=config.targets, mix=mix)
     if ds.stats.n_examples == 0:
         raise ValueError(f"{config.data}: no trajectory has an assistant token within "
                          f"max_len={config.max_len}")
@@ -246,6 +258,6 @@ def _train(config: SFTConfig, run: RunDir, progress: bool) -> dict:
                        dtype=config.export_dtype)
     elapsed = time.perf_counter() - t_run
     return {"steps": end, "total_steps": total, "resumed_from": start, "final_model": str(final),
-            "n_trajectories": n_traj, "n_examples": ds.stats.n_examples, "n_truncated": ds.stats.n_truncated,
+            "n_trajectories": n_traj, "n_mixed": len(mix), "n_examples": ds.stats.n_examples, "n_truncated": ds.stats.n_truncated,
             "tokens_per_s": n_tokens / elapsed if n_tokens else 0.0,
             **{f"last_{k}": v for k, v in last.items()}}

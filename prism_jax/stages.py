@@ -217,9 +217,16 @@ def make_base(run: Run, data: Path) -> Path:
             corpus = itertools.chain(corpus, _catalog_pages(cfg))
         build_tiny(init, corpus, cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
         info = {"model": str(init)}
+        if pre.steps or pre.replay:
+            records = read_trajectories(data)
+        if pre.replay:
+            write_jsonl(replay_file(run), repeated_windows(
+                records, pre.replay, words=pre.words, min_words=pre.min_words, gap=pre.gap,
+                seed=cfg.seeds[0] + 1))
+            info["replay"] = str(replay_file(run))
         if pre.steps:
-            write_jsonl(windows, repeated_windows(read_trajectories(data),
-                                                  pre.steps * pre.batch_size, words=pre.words,
+            write_jsonl(windows, repeated_windows(records, pre.steps * pre.batch_size,
+                                                  words=pre.words, min_words=pre.min_words,
                                                   gap=pre.gap, seed=cfg.seeds[0]))
             info["pretrain"] = train_sft(pre_sft)
             info["model"] = info["pretrain"]["final_model"]
@@ -235,12 +242,19 @@ def make_base(run: Run, data: Path) -> Path:
     if pre.steps:
         commands.append(command_line("sft", pre_sft))
         title += f" + {pre.steps} steps of copy pre-training on the prompts"
+    if pre.replay:
+        title += f" (+ {pre.replay} copy windows for SFT to rehearse)"
     if cfg.warmup.n:
         commands.append(command_line("sft", warm_sft))
         title += " + warm-up SFT"
     info = run.stage(title, base, go,
                      command="\n".join(shlex.join(c) for c in commands))
     return Path(info["model"])
+
+
+def replay_file(run: Run) -> Path | None:
+    """The copy windows every SFT stage mixes into its data (`PreTrain.replay`), or None."""
+    return run.dir / "base" / "replay.jsonl" if run.config.pretrain.replay else None
 
 
 def make_scores(run: Run, base: Path, data: Path) -> tuple[Path, float]:

@@ -139,6 +139,23 @@ def test_prompt_targets_are_every_token_but_the_answers(tok):
         make_dataset([rec], tok, max_len=n, batch_size=1, targets="all")
 
 
+def test_mixed_records_train_on_every_token_beside_the_responses(tok):
+    rec = traj(0, n_steps=2)
+    window = {"id": "copy-0", "messages": [{"role": "user", "content": "go to fridge 1\n\ngo to fridge 1"}]}
+    ref = tok.apply_chat_template(rec["messages"], return_dict=True, return_assistant_tokens_mask=True)
+    wref = tok.apply_chat_template(window["messages"], return_dict=True)["input_ids"]
+    n = max(len(ref["input_ids"]), len(wref))
+    ds = make_dataset([rec], tok, max_len=n, batch_size=2, mix=[window])
+    assert ds.stats.n_records == ds.stats.n_examples == 2
+    [batch] = list(ds)
+    rows = {str(i): b for b, i in enumerate(batch["ids"])}
+    np.testing.assert_array_equal(batch["loss_mask"][rows[rec["id"]], :len(ref["input_ids"])],
+                                  ref["assistant_masks"])
+    w = batch["loss_mask"][rows["copy-0"]]
+    np.testing.assert_array_equal(w[:len(wref)], [0] + [1] * (len(wref) - 1))
+    np.testing.assert_array_equal(w[len(wref):], 0)
+
+
 def test_truncation_keeps_the_start(tok):
     rec = traj(0, n_steps=3)
     full = tok.apply_chat_template(rec["messages"], return_dict=True,

@@ -14,7 +14,8 @@ from prism_jax.pipeline import DataSource, ModelSource, PipelineConfig, PreTrain
 from prism_jax.stages import Run, make_data, make_scores
 from prism_jax.train.cli import main as prism
 
-SHORT = ["--methods", "prism:gini", "--data.n", "8", "--pretrain.steps", "3", "--warmup.n", "4",
+SHORT = ["--methods", "prism:gini", "--data.n", "8", "--pretrain.steps", "3",
+         "--pretrain.replay", "5", "--warmup.n", "4",
          "--warmup.epochs", "1",
          "--sft.epochs", "1", "--grpo.tasks-per-iter", "2", "--grpo.group-size", "2",
          "--grpo.max-steps", "3", "--grpo.max-new-tokens", "12", "--eval.n", "2",
@@ -60,7 +61,14 @@ def test_short_pipeline_artefacts_are_consistent(tmp_path, capsys):
     # the preset trains SFT per step: one example per expert step of the SFT split
     sft_stage = json.loads((home / "sft" / "stage.json").read_text())
     assert sft_stage["n_trajectories"] == 4
-    assert sft_stage["n_examples"] == sum(r["n_steps"] for r in sft)
+    # ... and the copy windows replayed with them, the loss on every token
+    replay = lines(run / "base" / "replay.jsonl")
+    assert len(replay) == 5 and all([m["role"] for m in r["messages"]] == ["user"] for r in replay)
+    assert not {r["messages"][0]["content"] for r in replay} & {
+        r["messages"][0]["content"] for r in lines(run / "base" / "pretrain.jsonl")}
+    assert json.loads((home / "sft" / "config.json").read_text())["mix"] == str(run / "base" / "replay.jsonl")
+    assert sft_stage["n_mixed"] == 5
+    assert sft_stage["n_examples"] == sum(r["n_steps"] for r in sft) + 5
     assert (home / "grpo" / "final" / "config.json").is_file()
     assert json.loads((home / "grpo" / "config.json").read_text())["model"].endswith("sft/final")
     result = json.loads((home / "result.json").read_text())
@@ -171,7 +179,7 @@ def test_recorded_commands_reproduce_probe_and_route(tmp_path, caplog):
 def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(tmp_path, capsys):
     with pytest.raises(ValueError, match="data.n: 'all'"):
         PipelineConfig(env="webshop", data=DataSource(n="all"))
-    with pytest.raises(ValueError, match="pretrain.steps: only the tiny base"):
+    with pytest.raises(ValueError, match="pretrain.steps/replay: only the tiny base"):
         PipelineConfig(model=ModelSource(path=tmp_path), pretrain=PreTrain(steps=1))
     config = PipelineConfig(env="webshop", data=DataSource(n=3, webshop_products=60, seed=2,
                                                            webshop_query="instruction"))

@@ -45,6 +45,9 @@ def test_each_window_is_a_run_of_prompt_words_shown_twice_around_a_gap():
     assert lengths == set(range(8, 13)) and gaps == set(range(0, 7))
     assert repeated_windows([RECORD], 300, words=12, gap=6, seed=3) == out
     assert repeated_windows([RECORD], 300, words=12, gap=6, seed=4) != out
+    fixed = repeated_windows([RECORD], 50, words=12, min_words=12, gap=0, seed=3)
+    assert {len(re.findall(r"\S+", _copies(r["messages"][0]["content"])[0])) for r in fixed} == {12}
+    assert all(_copies(r["messages"][0]["content"])[1] == "" for r in fixed)
 
 
 def test_short_prompts_are_taken_whole_and_bad_sizes_are_refused():
@@ -54,3 +57,5 @@ def test_short_prompts_are_taken_whole_and_bad_sizes_are_refused():
         assert text in {f"{p.strip()}\n\n{p.strip()}" for p in prompts}
     with pytest.raises(ValueError, match="n and words must be >= 1"):
         repeated_windows([RECORD], 0)
+    with pytest.raises(ValueError, match="min_words in"):
+        repeated_windows([RECORD], 5, words=4, min_words=5)

@@ -26,6 +26,7 @@ from prism_jax.models.builder import TinySpec, build_tiny
 from prism_jax.models.hf import MAPPING
 from prism_jax.sft import (SFTConfig, NonFiniteLossError, loss_and_grads, make_optimizer,
                            make_schedule, make_train_step, train_sft)
+from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.tracking import read_metrics
 from prism_jax.train.cli import main as prism
 
@@ -243,6 +244,27 @@ def test_kill_and_resume_continues_exactly(run_inputs, tmp_path):
     a, b = load_pretrained(tmp_path / "full" / "final"), load_pretrained(run / "final")
     for x, y in zip(jax.tree.leaves(a.params()), jax.tree.leaves(b.params())):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_mixed_windows_are_trained_with_the_data(run_inputs, tmp_path):
+    model, data = run_inputs
+    windows = tmp_path / "windows.jsonl"
+    text = "put a mug in fridge. put a mug in fridge."
+    windows.write_text("".join(json.dumps({"id": f"w{i}", "messages": [
+        {"role": "user", "content": text}]}) + "\n" for i in range(8)))
+    plain = train_sft(_config(run_inputs, tmp_path / "plain"), progress=False)
+    mixed = train_sft(_config(run_inputs, tmp_path / "mixed", mix=windows), progress=False)
+    assert plain["total_steps"] == 8 and mixed["total_steps"] == 12   # (16 + 8) x 2 / 4
+    assert mixed["n_mixed"] == 8 and mixed["n_examples"] == 24
+    # every token of a window is a target: more targets per epoch than the data alone
+    tok = load_tokenizer(model)
+    per_window = len(tok.apply_chat_template([{"role": "user", "content": text}],
+                                             return_dict=True)["input_ids"]) - 1
+    targets = lambda run: sum(r["target_tokens"] for r in read_metrics(run))
+    assert targets(tmp_path / "mixed") - targets(tmp_path / "plain") == 2 * 8 * per_window
+    assert json.loads((tmp_path / "mixed" / "run.json").read_text())["inputs"].keys() >= {"mix"}
+    with pytest.raises(ValueError, match="mix: .* is the training data itself"):
+        _config(run_inputs, tmp_path / "x", mix=data).check()
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(run_inputs, tmp_path):
