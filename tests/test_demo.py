@@ -34,5 +34,11 @@ def test_demo_caption_names_its_simplifications():
     for fact in ("123 train trajectories", f"{cfg.eval.n} test goals",
                  f"{cfg.eval.max_steps} steps per episode", "word-level", "from scratch",
                  "no <think>", "shows 0 past steps", f"first {cfg.max_len} tokens", "seeds (0,)",
-                 "never trained on", "2-layer d=128"):
+                 "never trained on", "2-layer d=128", f"{cfg.pretrain.steps} steps of copy "
+                 "pre-training", f"{cfg.pretrain.replay} more such windows",
+                 "first query is the instruction verbatim",
+                 f"SFT {cfg.sft.epochs} epoch at lr {cfg.sft.lr}"):
         assert fact in caption, fact
+    # what the caption says is what the preset runs
+    assert cfg.data.webshop_query == "instruction"
+    assert cfg.pretrain.steps > 0 and cfg.pretrain.replay > 0
