@@ -125,7 +125,8 @@ def test_word_tokenizer_one_id_per_word_and_round_trip(tmp_path):
     tok = AutoTokenizer.from_pretrained(out)   # transformers reads it as it is
     text = "Your task is to: i want black window curtains.\n\n'B0UNGL8ZD8' [ SEP]"
     ids = tok(text, add_special_tokens=False)["input_ids"]
-    assert tok.convert_ids_to_tokens(ids) == _pieces(text.lower())
+    # an opening quote is read as a quote and a space
+    assert tok.convert_ids_to_tokens(ids) == _pieces(text.lower().replace("\n'b0", "\n' b0"))
     assert tok.decode(ids) == text.lower().replace("[ ", "[")
     action = "<action>search[window curtains black]</action><|im_end|>"
     got = tok(action, add_special_tokens=False)["input_ids"]
@@ -144,7 +145,8 @@ def _expert_word_tokenizer(tmp_path):
     from prism_jax.envs.webshop.datagen import expert_records
 
     cat = default_catalog()
-    records = expert_records(cat, cat.list_tasks("train", 12), progress=False)
+    records = [{"id": f"t{i}", **r} for i, r in
+               enumerate(expert_records(cat, cat.list_tasks("train", 12), progress=False))]
     corpus = [m["content"] for r in records for m in r["messages"]]
     spec = TinySpec(vocab_size=8192, hidden_size=32, intermediate_size=64, num_layers=1,
                     num_heads=2, num_kv_heads=1, head_dim=16, tokenizer="word")
@@ -153,22 +155,25 @@ def _expert_word_tokenizer(tmp_path):
 
 def test_word_tokenizer_action_arguments_are_the_page_tokens(tmp_path):
     """Every click of the expert names its target with exactly the tokens the page shows it
-    with (product ids, options, buttons), so copying from the page is copying tokens, and the
-    tokens decode back to the action as the environment parses it."""
+    with in the policy's prompt (product ids, options, buttons; verl-agent's prompt quotes the
+    page's elements), so copying from the page is copying tokens, and the tokens decode back to
+    the action as the environment parses it."""
+    from prism_jax.data import expand_steps
+
     records, tok = _expert_word_tokenizer(tmp_path)
     n_clicks = 0
-    for r in records:
-        for turn in r["turns"][:-1]:   # the last turn is the final page, with no response
-            action = re.search(r"<action>(.*)</action>", turn["response"]).group(1)
-            ids = tok(action, add_special_tokens=False)["input_ids"]
-            assert tok.decode(ids) == action.lower()
-            name, arg = re.fullmatch(r"(\w+)\[(.*)\]", action).groups()
-            if name != "click":
-                continue
-            n_clicks += 1
-            page = tok(turn["observation"], add_special_tokens=False)["input_ids"]
-            want = tok(" " + arg, add_special_tokens=False)["input_ids"]
-            assert ids[2:-1] == want, action
-            assert any(page[i:i + len(want)] == want for i in range(len(page))), action
+    for step in expand_steps(records):
+        prompt, answer = step["messages"][-2]["content"], step["messages"][-1]["content"]
+        action = re.search(r"<action>(.*)</action>", answer).group(1)
+        ids = tok(action, add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == action.lower()
+        name, arg = re.fullmatch(r"(\w+)\[(.*)\]", action).groups()
+        if name != "click":
+            continue
+        n_clicks += 1
+        page = prompt.split("admissible actions")[0]   # the page, not the list of actions
+        page_ids = tok(page, add_special_tokens=False)["input_ids"]
+        want = tok(" " + arg, add_special_tokens=False)["input_ids"]
+        assert ids[2:-1] == want, action
+        assert any(page_ids[i:i + len(want)] == want for i in range(len(page_ids))), action
     assert n_clicks > 30
-

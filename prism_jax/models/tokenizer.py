@@ -352,11 +352,14 @@ def encode_continuation(tokenizer, prompt: Sequence[dict], response: str, *,
 # piece that follows " b0" there. Decoding concatenates the pieces.
 _WORD_PIECES = (r" ?(?<![^\W_])(?=[^\W_]*\d)[^\W_]{2}(?=[^\W_]{6})"
                 r"| ?[^\W_]+| ?[^\w\s]+| ?_+|\s+")
-# A word right after an opening bracket is read as if a space preceded it, so the argument of
-# an action (`click[b0ungl8zd8]`, `click[buy now]`, `search[window curtains]`) is the same token
-# as the word on the page (`[SEP] B0UNGL8ZD8 [SEP]`), and copying it from the page is copying
-# one token; decoding drops the space again, so the model's action reads as written.
-_BRACKET = (r"\[(?=[^\s])", "[ ")
+# A word right after an opening bracket or an opening quote is read as if a space preceded
+# it, so the argument of an action (`click[b0ungl8zd8]`, `click[buy now]`, `search[window
+# curtains]`) is the same tokens as the words on the page, whose elements verl-agent's prompt
+# quotes (`'B0UNGL8ZD8' [SEP] 'Buy Now'`): copying from the page is copying tokens. Decoding
+# drops the space again, so the model's action reads as written. (A quote is opening after
+# whitespace, "[" or "(", so "i'm" and "don't" are left alone.)
+_OPENING = ((r"\[(?=[^\s])", "[ ", r"\[ ", "["),
+            (r"(?<![^\s\[(])'(?=[^\s])", "' ", r"(?<![^\s\[(])' ", "'"))
 _UNK = "<unk>"
 # Whitespace every chat has (the chat template's newlines), whatever the corpus shows.
 _ALWAYS = (" ", "\n", "\n\n")
@@ -366,10 +369,12 @@ def _word_level(corpus: Iterable[str], reserved: list[str], vocab_size: int) -> 
     """A lowercasing word-level tokenizer: the `vocab_size` most frequent pieces of ``corpus``
     (ties by first occurrence), every byte-free piece outside it `<unk>`.
 
-    Text round-trips exactly except that a space right after ``[`` is dropped in decoding
-    (``"[ x"`` decodes as ``"[x"``), the price of reading ``[x`` as ``[`` + `` x``."""
-    normalizer = normalizers.Sequence([normalizers.Replace(Regex(_BRACKET[0]), _BRACKET[1]),
-                                       normalizers.Lowercase()])
+    Text round-trips exactly except that a space right after ``[`` or an opening quote is
+    dropped in decoding (``"[ x"`` decodes as ``"[x"``), the price of reading ``[x`` as ``[`` +
+    `` x``."""
+    normalizer = normalizers.Sequence(
+        [*(normalizers.Replace(Regex(find), put) for find, put, _, _ in _OPENING),
+         normalizers.Lowercase()])
     split = pre_tokenizers.Split(Regex(_WORD_PIECES), behavior="isolated")
     counts: dict[str, int] = {}
     cut = re.compile("|".join(map(re.escape, reserved)))
@@ -383,7 +388,8 @@ def _word_level(corpus: Iterable[str], reserved: list[str], vocab_size: int) -> 
     tok = Tokenizer(models.WordLevel(vocab, unk_token=_UNK))
     tok.normalizer = normalizer
     tok.pre_tokenizer = split
-    tok.decoder = decoders.Sequence([decoders.Fuse(), decoders.Replace("[ ", "[")])
+    tok.decoder = decoders.Sequence(
+        [decoders.Fuse(), *(decoders.Replace(Regex(find), put) for _, _, find, put in _OPENING)])
     return tok
 
 
