@@ -187,7 +187,7 @@ def test_data_stage_calls_the_generator_and_its_recorded_command_reproduces_it(t
         data = make_data(run)
     assert "wrote 3 trajectories" in capsys.readouterr().out
     for rec in lines(data):
-        assert rec["turns"][0]["response"].endswith(f"<action>search[ {rec['instruction']}]</action>")
+        assert rec["turns"][0]["response"].endswith(f"<action>search[{rec['instruction']}]</action>")
     argv = _commands(tmp_path / "run")["gen-data"]
     assert argv[:2] == ["gen-data", "webshop"] and "--seed" in argv and "--num-products" in argv
     assert argv[argv.index("--expert-query") + 1] == "instruction"

@@ -119,7 +119,7 @@ def test_instruction_query_searches_the_instruction_verbatim_then_shops_as_usual
     won = 0
     for task in tasks:
         steps, info = _play(cat, task, query="instruction")
-        assert steps[0][0] == f"search[ {cat.goal(task).instruction_text}]"
+        assert steps[0][0] == f"search[{cat.goal(task).instruction_text}]"
         # later searches (an attribute the listings lacked) are the expert's own words
         assert all(a != steps[0][0] for a, _, _ in steps[1:])
         won += info["won"]

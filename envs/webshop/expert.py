@@ -157,9 +157,7 @@ class Expert:
         self.searches += 1
         self.page_no, self.current = 1, None
         if self.searches == 1 and self.query == "instruction":
-            # The space after the bracket makes each word the token it is in the instruction
-            # under a word-level vocabulary (" want", not "want"); search ignores it.
-            return f"search[ {self.goal.instruction_text}]", "I search for the instruction as " \
+            return f"search[{self.goal.instruction_text}]", "I search for the instruction as " \
                 "it is written."
         if self.searches == 1:
             query = expert_query(self.goal, self.type_name)
