@@ -371,15 +371,14 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
     if num_epochs < 1:
         raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
     skip = set(skip_ids)
-    stats = DataStats(n_records=len(records))
+    stats = DataStats(n_records=len(records) + len(mix))
     examples = []
-    stats.n_records += len(mix)
-    tagged = [*((rec, targets) for rec in records), *((rec, None) for rec in mix)]
+    tagged = [*((rec, targets) for rec in records), *((rec, "prompt") for rec in mix)]
     for rec, rec_targets in track(tagged, desc="tokenizing", unit="traj"):
         if rec["id"] in skip:
             stats.n_already_done += 1
             continue
-        ids, mask, full = _encode(tokenizer, rec, max_len, rec_targets or "prompt")
+        ids, mask, full = _encode(tokenizer, rec, max_len, rec_targets)
         if not mask.any():
             stats.no_response_ids.append(rec["id"])
             continue
