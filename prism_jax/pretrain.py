@@ -12,10 +12,10 @@ the task.
 
 What it does and does not teach (the demo's model, 150-300 steps of 32 windows): 79-95% of the
 second copy's tokens of held-out windows reach p > 0.5, a count over every token, the frequent
-ones included. A product id is not copied: in the prompt's own list of
-admissible actions, whose product ids repeat the page's in order, the pre-trained base gives
-each id p ~ 0.001 after its " b0" (fixed-distance and varying windows alike), where an
-induction head would give about 1/10.
+ones included. A product id is not copied: in the prompt's own list of admissible actions,
+whose product ids repeat the page's in order, the pre-trained base gives each id p ~ 0.001
+after its " b0" (fixed-distance and varying windows alike), where an induction head would give
+about 1/10.
 """
 
 from __future__ import annotations
@@ -34,12 +34,13 @@ def repeated_windows(records: Sequence[dict], n: int, *, words: int = 64, gap: i
                      seed: int = 0, min_words: int | None = None) -> list[dict]:
     """`n` user-only chat records ``{"id": "copy-000000", "messages": [{"role": "user",
     "content": w + "\n\n" + g + "\n\n" + w}]}`` (``w + "\n\n" + w`` when g is empty): w a
-    run of `min_words` (default: 8, or `words` if fewer) to `words` consecutive words of a per-step prompt of ``records``, g a run of 0 to
-    `gap` words of another (exact text, line breaks kept); prompts, starts and lengths drawn
-    uniformly with `seed`. The varying lengths and gap keep the distance between the copies
-    from being predictable, so only copying by content (an induction head), not by offset,
-    lowers the loss; ``min_words=words`` and ``gap=0`` instead put the copies a fixed number of
-    words apart. A prompt shorter than the drawn length is taken whole."""
+    run of `min_words` (default: 8, or `words` if fewer) to `words` consecutive words of a
+    per-step prompt of ``records``, g a run of 0 to `gap` words of another (exact text, line
+    breaks kept); prompts, starts and lengths drawn uniformly with `seed`. With varying lengths
+    and gap the distance between the copies is not predictable, so copying by offset does not
+    lower the loss (copying by content would); ``min_words=words`` and ``gap=0`` instead put the
+    copies a fixed number of words apart. A prompt shorter than the drawn length is taken
+    whole."""
     min_words = min(8, words) if min_words is None else min_words
     if n < 1 or words < 1 or gap < 0 or not 1 <= min_words <= words:
         raise ValueError(f"n and words must be >= 1, min_words in [1, words] and gap >= 0, got "
