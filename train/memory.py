@@ -27,8 +27,8 @@ class MemoryArgs:
 
 
 def main(argv: list[str] | None = None, prog: str = "prism memory") -> int:
-    import tyro
-    args = tyro.cli(MemoryArgs, args=argv, prog=prog)
+    from prism_jax.train.helptext import cli
+    args = cli(MemoryArgs, args=argv, prog=prog)
     if "jax" not in sys.modules:  # the device count is fixed when JAX starts
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                    f" --xla_force_host_platform_device_count={args.devices}")

@@ -28,13 +28,13 @@ class PlanArgs:
 
 
 def main(argv: list[str] | None = None, prog: str = "prism plan") -> int:
-    import tyro
+    from prism_jax.train.helptext import cli
 
     from prism_jax.configs import get_config
     from prism_jax.plan import TABLE3, format_seconds, plan
     from prism_jax.scale import preset_model
 
-    args = tyro.cli(PlanArgs, args=argv, prog=prog)
+    args = cli(PlanArgs, args=argv, prog=prog)
     if args.hardware not in HARDWARE:
         print(f"{prog}: unknown hardware {args.hardware!r}; choose one of {', '.join(HARDWARE)}",
               file=sys.stderr)

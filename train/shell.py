@@ -15,10 +15,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import tyro
-
 from prism_jax.runs import check_all, unchecked
 from prism_jax.runtime import enable_compilation_cache, setup_logging
+from prism_jax.train.helptext import cli
 
 T = TypeVar("T")
 
@@ -49,7 +48,7 @@ def parse(config_type: type[T], argv: list[str] | None, prog: str, *,
           description: str | None = None, default: T | None = None) -> T:
     """tyro's parse of `argv`, then the configs' checks, failing with one line."""
     with unchecked():
-        config = tyro.cli(config_type, args=sys.argv[1:] if argv is None else argv, prog=prog,
+        config = cli(config_type, args=sys.argv[1:] if argv is None else argv, prog=prog,
                           description=description, default=default)
     call(check_all, config, prog=prog)
     return config
