@@ -36,17 +36,15 @@ import torch  # noqa: E402
 
 from common import add_thread_arg, apply_threads, load_line  # noqa: E402
 from prism_jax import models  # noqa: E402
+from prism_jax.configs import DEMO_MODEL  # noqa: E402
 from prism_jax.envs.webshop.env import default_catalog  # noqa: E402
 from prism_jax.logprobs import token_logprobs  # noqa: E402
-from prism_jax.models.builder import TinySpec, build_tiny  # noqa: E402
+from prism_jax.models.builder import build_tiny  # noqa: E402
 from prism_jax.models.config import ModelConfig  # noqa: E402
 from prism_jax.models.tokenizer import load_tokenizer  # noqa: E402
 from prism_jax.sft import SFTHparams  # noqa: E402
 from prism_jax.sft_step import make_optimizer, make_train_step  # noqa: E402
 
-# the demo's model (configs.DEMO_MODEL), repeated here so the bench does not import the CLIs' configs
-DEMO_SHAPE = TinySpec(vocab_size=8192, hidden_size=128, intermediate_size=384, num_layers=2,
-                      num_heads=4, num_kv_heads=2, head_dim=32, tokenizer="word")
 WIDTH = 48
 EVERY = 50
 
@@ -55,7 +53,7 @@ def build_model(out: Path) -> Path:
     """The demo's tiny model on the catalog's results-page text (ids, titles, prices)."""
     corpus = (f"[SEP] {p.asin} [SEP] {p.title} [SEP] {p.price_tag} [SEP]"
               for p in default_catalog(1000, 0).products)
-    return build_tiny(out, corpus, DEMO_SHAPE, seed=0, overwrite=True)
+    return build_tiny(out, corpus, DEMO_MODEL, seed=0, overwrite=True)
 
 
 class Tasks:
