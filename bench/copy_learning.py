@@ -1,8 +1,8 @@
 """Can the demo's model learn to copy from its prompt, and does our training step learn it as
-transformers + torch does? Both train the same word-level tiny Qwen3 (the demo's shape, built on
-the embedded WebShop catalog's pages) from the same initial weights on the same batches, with the
-same AdamW, clipping and warm-up + cosine schedule, and print their loss curves side by side and
-the probability each gives held-out copies.
+transformers + torch does? Both train the same word-level tiny Qwen3 (the demo's shape, its
+vocabulary the embedded WebShop catalog's pages, `stages.catalog_pages`) from the same initial
+weights on the same batches, with the same AdamW, clipping and warm-up + cosine schedule, and
+print their loss curves side by side and the probability each gives held-out copies.
 
 Tasks (the loss on the copied tokens only):
 
@@ -36,24 +36,22 @@ import torch  # noqa: E402
 
 from common import add_thread_arg, apply_threads, load_line  # noqa: E402
 from prism_jax import models  # noqa: E402
-from prism_jax.configs import DEMO_MODEL  # noqa: E402
-from prism_jax.envs.webshop.env import default_catalog  # noqa: E402
+from prism_jax.configs import DEMO_MODEL, demo  # noqa: E402
 from prism_jax.logprobs import token_logprobs  # noqa: E402
 from prism_jax.models.builder import build_tiny  # noqa: E402
 from prism_jax.models.config import ModelConfig  # noqa: E402
 from prism_jax.models.tokenizer import load_tokenizer  # noqa: E402
 from prism_jax.sft import SFTHparams  # noqa: E402
 from prism_jax.sft_step import make_optimizer, make_train_step  # noqa: E402
+from prism_jax.stages import catalog_pages  # noqa: E402
 
 WIDTH = 48
 EVERY = 50
 
 
 def build_model(out: Path) -> Path:
-    """The demo's tiny model on the catalog's results-page text (ids, titles, prices)."""
-    corpus = (f"[SEP] {p.asin} [SEP] {p.title} [SEP] {p.price_tag} [SEP]"
-              for p in default_catalog(1000, 0).products)
-    return build_tiny(out, corpus, DEMO_MODEL, seed=0, overwrite=True)
+    """The demo's tiny model on the text of the catalog's pages the demo's vocabulary covers."""
+    return build_tiny(out, catalog_pages(demo()), DEMO_MODEL, seed=0, overwrite=True)
 
 
 class Tasks:

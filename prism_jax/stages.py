@@ -161,7 +161,7 @@ def make_data(run: Run) -> Path:
     return out
 
 
-def _catalog_pages(cfg):
+def catalog_pages(cfg):
     """The WebShop catalog's own text (product ids, titles, prices, descriptions, options), so a
     word-level vocabulary covers every page the agent can be shown, not only the corpus's."""
     from prism_jax.envs.webshop.env import default_catalog
@@ -214,7 +214,7 @@ def make_base(run: Run, data: Path) -> Path:
         # the stage owns init/: an interrupted earlier attempt may have left one
         corpus = corpus_from_files(files)
         if cfg.model.tiny.tokenizer == "word" and cfg.env == "webshop":
-            corpus = itertools.chain(corpus, _catalog_pages(cfg))
+            corpus = itertools.chain(corpus, catalog_pages(cfg))
         build_tiny(init, corpus, cfg.model.tiny, seed=cfg.seeds[0], overwrite=True)
         info = {"model": str(init)}
         if pre.steps or pre.replay:
