@@ -28,6 +28,10 @@ class EnvOptions:
     """Seed of the generated ALFWorld games / WebShop catalog."""
     num_products: int = 1000
     """WebShop: generated catalog size."""
+    task_types: tuple[str, ...] = ()
+    """ALFWorld, generated games: only these task types (default: all six)."""
+    plan_steps: int = 50
+    """ALFWorld, generated games: every expert plan fits this many steps."""
     workers: int | None = None
     """ALFWorld: worker processes hosting the envs (default: min(envs, CPU count))."""
     timeout: float = 300.0
@@ -69,7 +73,8 @@ def alfworld_tasks(split: str, n: int | None, options: EnvOptions) -> list[str]:
     root = Path(options.games_dir)
     if owns(root):
         games = generate_games(split, SPLIT_SIZES[split] if n is None else n, root,
-                               seed=options.data_seed, progress=False)
+                               seed=options.data_seed, task_types=list(options.task_types) or None,
+                               max_steps=options.plan_steps, progress=False)
     else:
         games = list_games(root, split)
         if n is not None and n > len(games):

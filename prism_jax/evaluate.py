@@ -66,6 +66,10 @@ class EvalSettings:
     pipeline: its data's games)."""
     num_products: int = 1000
     """WebShop catalog size."""
+    task_types: tuple[str, ...] = ()
+    """ALFWorld, generated games: only these task types (default: all six)."""
+    plan_steps: int = 50
+    """ALFWorld, generated games: every expert plan fits this many steps."""
     workers: int | None = None
     """ALFWorld engine worker processes (default: min(batch size, CPU count))."""
 
@@ -77,7 +81,8 @@ def prompt_of(settings):
 
 def _options(settings: EvalSettings) -> EnvOptions:
     return EnvOptions(games_dir=settings.games_dir or Path("data/alfworld"), data_seed=settings.data_seed,
-                      num_products=settings.num_products, workers=settings.workers)
+                      num_products=settings.num_products, workers=settings.workers,
+                      task_types=tuple(settings.task_types), plan_steps=settings.plan_steps)
 
 
 def eval_tasks(env: str, splits=None, settings: EvalSettings = EvalSettings()) -> dict[str, list[str]]:

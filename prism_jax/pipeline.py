@@ -74,6 +74,11 @@ class DataSource:
     into the run directory."""
     seed: int = 0
     """Seed of the generated games (ALFWorld) or catalog (WebShop)."""
+    task_types: tuple[str, ...] = ()
+    """ALFWorld, generated games: only these task types, for the data, the RL tasks and the
+    evaluation games (default: all six)."""
+    plan_steps: int = 50
+    """ALFWorld, generated games: every expert plan fits this many steps (data and evaluation)."""
     webshop_products: int = 1000
     """WebShop catalog size (data, RL and evaluation use the same catalog)."""
     webshop_query: Literal["attributes", "instruction"] = "attributes"
@@ -272,7 +277,8 @@ def eval_settings(run: Run, seed: int) -> EvalSettings:
     cfg = run.config
     return dataclasses.replace(
         cfg.eval, seed=seed, data_seed=cfg.data.seed, games_dir=cfg.eval.games_dir or games_dir(run),
-        num_products=cfg.data.webshop_products, think=cfg.grpo.think, history=cfg.grpo.history,
+        num_products=cfg.data.webshop_products, task_types=cfg.data.task_types,
+        plan_steps=cfg.data.plan_steps, think=cfg.grpo.think, history=cfg.grpo.history,
         prompt_style=cfg.grpo.prompt_style, dtype=cfg.model.dtype)
 
 

@@ -141,7 +141,8 @@ def make_data(run: Run) -> Path:
     out = run.dir / "data" / "trajs.jsonl"
     gen = None
     if cfg.data.path is None:
-        where = ({"games_dir": games_dir(run)} if cfg.env == "alfworld"
+        where = ({"games_dir": games_dir(run), "task_types": cfg.data.task_types,
+                  "max_steps": cfg.data.plan_steps} if cfg.env == "alfworld"
                  else {"num_products": cfg.data.webshop_products})
         if cfg.env == "webshop":
             where["expert_query"] = cfg.data.webshop_query

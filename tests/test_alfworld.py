@@ -407,3 +407,25 @@ def test_gen_data_on_a_users_folder_skips_what_the_expert_cannot_finish(tmp_path
     records = [json.loads(line) for line in out.read_text().splitlines()]
     skipped = sum(len(expert_actions(p)) > longest - 1 for p in games["valid_seen"][:4])
     assert len(records) == 4 - skipped and f"skipped {skipped} games" in text
+
+
+def test_task_types_and_plan_limit_reach_data_and_evaluation_games(tmp_path):
+    """A pipeline restricted to some task types gets only those, with plans within its limit,
+    in its data (gen-data) and its evaluation games (the registry's task list)."""
+    from prism_jax.envs.registry import EnvOptions, get_env
+    from prism_jax.evaluate import EvalSettings, eval_tasks
+
+    kinds = ("look_at_obj_in_light", "pick_and_place_simple")
+    cfg = datagen.GenDataConfig(out=tmp_path / "t.jsonl", split="train", n=6,
+                                games_dir=tmp_path / "g", task_types=kinds, max_steps=12)
+    data = datagen.select_games(cfg)
+    assert [traj(p)["task_type"] for p in data] == list(kinds) * 3
+    assert all(len(expert_actions(p)) <= 12 for p in data)
+    settings = EvalSettings(n=4, games_dir=tmp_path / "g", task_types=kinds, plan_steps=12)
+    ids = eval_tasks("alfworld", ["valid_unseen"], settings)["valid_unseen"]
+    assert sorted(traj(p)["task_type"] for p in ids) == sorted(kinds * 2)
+    assert all(len(expert_actions(p)) <= 12 for p in ids)
+    assert all("/valid_unseen/" in p for p in ids)
+    # the default stays all six types
+    six = get_env("alfworld").tasks("valid_seen", 6, EnvOptions(games_dir=tmp_path / "g"))
+    assert sorted(traj(p)["task_type"] for p in six) == sorted(ALL_TYPES)

@@ -50,6 +50,9 @@ class GenDataConfig:
     ($ALFWORLD_DATA/json_2.1.1) is used as it is and never written to."""
     seed: int = 0
     """Seed of the generated games."""
+    task_types: tuple[str, ...] = ()
+    """Generated games: only these ALFRED task types, cycled in the order given (default: all
+    six). A folder of your own is read as it is."""
     use_existing: bool = False
     """Only use the games already under --games-dir/SPLIT, even in a folder of generated games."""
     think: bool = True
@@ -143,7 +146,8 @@ def select_games(cfg: GenDataConfig) -> list[Path]:
     n = parse_count(cfg.n)
     if owns(cfg.games_dir) and not cfg.use_existing:
         return generate_games(cfg.split, SPLIT_SIZES[cfg.split] if n is None else n, cfg.games_dir,
-                              seed=cfg.seed, max_steps=cfg.max_steps)
+                              seed=cfg.seed, task_types=list(cfg.task_types) or None,
+                              max_steps=cfg.max_steps)
     games = list_games(cfg.games_dir, cfg.split)
     if n is not None and n > len(games):
         raise ValueError(f"{cfg.games_dir}: the {cfg.split} split holds {len(games)} games, {n} "
