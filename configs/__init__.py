@@ -92,7 +92,10 @@ DEMO_CAPTION = (
     "pieces, ' b0' and the rest); the base is that model after {cfg.pretrain.steps} steps of "
     "copy pre-training on windows of the train prompts shown twice (never an answer), so it can "
     "copy but knows nothing of the task; SFT mixes in {cfg.pretrain.replay} more such windows; "
-    "the expert's first query is the instruction verbatim; no <think> "
+    "the expert's first query is the instruction verbatim; actions are decoded "
+    "({cfg.grpo.actions}) only among the page's admissible clicks, and a search query only "
+    "from the instruction's words, none more often than the instruction has it (constrained "
+    "decoding, in RL and evaluation; the paper's agent writes its actions freely); no <think> "
     "reasoning in the prompt or answers; the prompt shows {cfg.grpo.history} past steps "
     "(verl-agent: 2); {cfg.data.n} train trajectories, the probe reading the first "
     "{cfg.max_len} tokens of each; SFT {cfg.sft.epochs} epoch at lr {cfg.sft.lr}; {cfg.eval.n} "
@@ -120,7 +123,7 @@ def demo() -> PipelineConfig:
                                 per_step=True),
         grpo=dataclasses.replace(_GRPO, lr=1e-4, group_size=4, tasks_per_iter=4, max_steps=10,
                                  max_new_tokens=64, mini_batch=0, micro_batch=16, bucket=128,
-                                 save_every=1000, think=False, history=0),
+                                 save_every=1000, think=False, history=0, actions="extractive"),
         eval=EvalSettings(n=64, batch_size=64, max_steps=10, max_new_tokens=64, temperature=0.4,
                           max_prompt_len=768),
         caption=DEMO_CAPTION,

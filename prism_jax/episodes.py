@@ -46,6 +46,7 @@ class Request:
     info: dict                   # the env's latest info (admissible commands, page, ...)
     messages: list[dict]         # the prompt (`step_prompt`)
     shorter: Callable[[], Iterator[list[dict]]]  # shorter prompts, for a token budget
+    task: str = ""               # the episode's task (instruction / goal)
 
 
 @dataclass
@@ -186,7 +187,8 @@ def play(policy: Policy, vec, task_ids: Sequence[str], *, env: str, prompt: Prom
                 requests.append(Request(
                     k, len(ep.steps), ep.task_id, ep.info,
                     step_prompt(env, ep.task, turns, prompt),
-                    lambda ep=ep, turns=list(turns): shorter_prompts(env, ep.task, turns, prompt)))
+                    lambda ep=ep, turns=list(turns): shorter_prompts(env, ep.task, turns, prompt),
+                    task=ep.task))
             replies = policy(requests, None if key is None else jax.random.fold_in(key, t))
             if len(replies) != len(requests):
                 raise ValueError(f"the policy returned {len(replies)} replies for "

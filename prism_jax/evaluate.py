@@ -56,6 +56,12 @@ class EvalSettings:
     """verl prompt: past steps shown (verl-agent's history_length)."""
     prompt_style: Literal["verl", "chat"] = "verl"
     """verl: verl-agent's per-step template; chat: the multi-turn chat."""
+    actions: Literal["free", "admissible", "extractive"] = "free"
+    """free: the model writes its action (the paper's setting); admissible: decoding is
+    restricted to "<action>X</action>" for the step's admissible actions X, so every action is
+    valid (needs think=False; a step whose list holds a placeholder, WebShop's search box, is
+    decoded freely); extractive: as admissible, and a placeholder's argument (the search
+    query) is spelled from the task's words only."""
     seed: int = 0
     """Sampling seed."""
     data_seed: int = 0
@@ -133,7 +139,7 @@ def evaluate_params(params, cfg, tokenizer, env: str, splits=None,
     policy = ModelPolicy(params, cfg, tokenizer, max_new_tokens=settings.max_new_tokens,
                          temperature=settings.temperature, top_p=settings.top_p,
                          max_prompt_len=settings.max_prompt_len, think=settings.think,
-                         bucket=bucket, max_batch=settings.batch_size)
+                         bucket=bucket, max_batch=settings.batch_size, actions=settings.actions)
     return evaluate_policy(policy, env, splits, settings, tasks=tasks)
 
 

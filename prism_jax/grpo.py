@@ -147,6 +147,12 @@ class GRPOHparams(MeshConfig):
     """Past steps each prompt shows (verl-agent's template, history_length)."""
     prompt_style: Literal["verl", "chat"] = "verl"
     """verl: verl-agent's one-message-per-step template; chat: the growing multi-turn chat."""
+    actions: Literal["free", "admissible", "extractive"] = "free"
+    """free: the model writes its action (the paper's setting); admissible: decoding is
+    restricted to "<action>X</action>" for the step's admissible actions X, so every action is
+    valid (needs think=False; a step whose list holds a placeholder, WebShop's search box, is
+    decoded freely); extractive: as admissible, and a placeholder's argument (the search
+    query) is spelled from the task's words only."""
     seed: int = 0
     """Seed of task order, sampling and mini-batch shuffling."""
     save_every: int = 5
@@ -315,7 +321,7 @@ def validate(params, cfg: ModelConfig, tokenizer, env: str, config: GRPOConfig, 
         max_new_tokens=config.max_new_tokens,
         max_prompt_len=config.max_prompt_len or ENV_DEFAULTS[env]["max_prompt_len"],
         think=config.think, history=config.history, prompt_style=config.prompt_style,
-        seed=config.seed, data_seed=config.webshop_seed, num_products=config.webshop_products,
+        actions=config.actions, seed=config.seed, data_seed=config.webshop_seed, num_products=config.webshop_products,
         games_dir=config.val_games_dir)
     table = evaluate_params(sampling_params(params, compute_dtype), cfg, tokenizer, env, [split],
                             settings, bucket=config.bucket)["eval"][split]
@@ -346,7 +352,7 @@ def _train(config: GRPOConfig, run: RunDir, progress: bool) -> dict:
         max_prompt_len=config.max_prompt_len or ENV_DEFAULTS[env]["max_prompt_len"],
         max_new_tokens=config.max_new_tokens, temperature=config.temperature, top_p=config.top_p,
         bucket=config.bucket, think=config.think, history=config.history,
-        prompt_style=config.prompt_style)
+        prompt_style=config.prompt_style, actions=config.actions)
     mesh = config.build()
     if mesh is not None:
         check_micro_batch(config.micro_batch, mesh)     # before a long model load

@@ -279,7 +279,7 @@ def eval_settings(run: Run, seed: int) -> EvalSettings:
         cfg.eval, seed=seed, data_seed=cfg.data.seed, games_dir=cfg.eval.games_dir or games_dir(run),
         num_products=cfg.data.webshop_products, task_types=cfg.data.task_types,
         plan_steps=cfg.data.plan_steps, think=cfg.grpo.think, history=cfg.grpo.history,
-        prompt_style=cfg.grpo.prompt_style, dtype=cfg.model.dtype)
+        prompt_style=cfg.grpo.prompt_style, actions=cfg.grpo.actions, dtype=cfg.model.dtype)
 
 
 def write_tables(run: Run) -> Path:

@@ -18,8 +18,10 @@ class ModelPolicy(SamplerPolicy):
 
     def __init__(self, params, cfg: ModelConfig, tokenizer, *, max_new_tokens: int = 64,
                  temperature: float = 0.0, top_p: float = 1.0, max_prompt_len: int = 2048,
-                 think: bool = True, bucket: int = 64, max_batch: int | None = None):
+                 think: bool = True, bucket: int = 64, max_batch: int | None = None,
+                 actions: str = "free"):
         sampler = ModelSampler(params, cfg, tokenizer, RolloutConfig(
             max_prompt_len=max_prompt_len, max_new_tokens=max_new_tokens, temperature=temperature,
-            top_p=top_p, bucket=bucket, think=think), max_batch=max_batch)
-        super().__init__(sampler, tokenizer, max_prompt_len=max_prompt_len, think=think)
+            top_p=top_p, bucket=bucket, think=think, actions=actions), max_batch=max_batch)
+        super().__init__(sampler, tokenizer, max_prompt_len=max_prompt_len, think=think,
+                         actions=actions, max_new_tokens=max_new_tokens)

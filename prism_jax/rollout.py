@@ -16,6 +16,7 @@ observation the action answered (GiGPO's anchor state).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class RolloutConfig:
     think: bool = True              # ask for <think></think> before the action (and require it)
     history: int = 2                # verl prompt: past steps shown
     prompt_style: str = "verl"      # "verl" (verl-agent's template) | "chat" (multi-turn chat)
+    actions: str = "free"           # "free" | "admissible" | "extractive" (SamplerPolicy)
 
     @property
     def prompt(self) -> PromptConfig:
@@ -112,33 +114,96 @@ class ModelSampler:
             return rows
         return jax.device_put(rows, batch_sharding(self.mesh, rows.ndim))
 
-    def __call__(self, prompts: list[np.ndarray], key) -> list[tuple[np.ndarray, np.ndarray]]:
+    def __call__(self, prompts: list[np.ndarray], key, choices=None, vocab=None
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`choices` / `vocab`: per prompt, the token sequences it may answer with / the tokens
+        it may use (`sampler.generate`)."""
         width = _batch_size(len(prompts), self.max_batch or len(prompts))
         rows = list(prompts) + [prompts[0]] * (width - len(prompts))
+        if choices is not None:
+            choices = list(choices) + [[]] * (width - len(prompts))
+        if vocab is not None:
+            vocab = list(vocab) + [[]] * (width - len(prompts))
         ids, mask = left_pad(rows, self.pad, length=bucket(max(map(len, rows)), self.config.bucket))
         ids, mask = self._place(ids), self._place(mask)
         out = generate(self.params, self.cfg, ids, mask, max_new_tokens=self.config.max_new_tokens,
                        temperature=self.config.temperature, top_p=self.config.top_p,
-                       eos_ids=self.eos, stop_sequences=self.stop, pad_id=self.pad, seed=key)
+                       eos_ids=self.eos, stop_sequences=self.stop, pad_id=self.pad, seed=key,
+                       choices=choices, vocab=vocab)
         return [(out.tokens[i, :out.lengths[i]].astype(np.int32),
                  out.logprobs[i, :out.lengths[i]].astype(np.float32)) for i in range(len(prompts))]
+
+
+def action_choices(tokenizer, admissible: Iterable[str], max_tokens: int) -> list[np.ndarray]:
+    """The responses an agent restricted to the admissible actions may give: the tokens of
+    "<action>X</action>" for each admissible X (the format without <think>), those longer than
+    `max_tokens` left out. Empty when the list is empty or holds a placeholder such as
+    WebShop's ``search[<your query>]`` (the step is then decoded freely)."""
+    admissible = list(admissible)
+    if not admissible or any("<" in a for a in admissible):
+        return []
+    seqs = [np.asarray(tokenizer(f"<action>{a}</action>", add_special_tokens=False)["input_ids"],
+                       np.int32) for a in dict.fromkeys(admissible)]
+    return [s for s in seqs if len(s) <= max_tokens]
+
+
+def query_tokens(tokenizer, task: str, admissible: Iterable[str]) -> list[int]:
+    """The multiset of tokens an answer to a step with a placeholder action (WebShop's
+    ``search[<your query>]``) may use when its argument is spelled from the task's words: the
+    tokens of "<action>P[TASK]</action>" (the task in place of the placeholder), each as often
+    as it occurs there, for the step's placeholder actions and its other admissible actions
+    (the most uses any of them has). No EOS: the answer ends with its "</action>"."""
+    uses: dict[int, int] = {}
+    for a in admissible:
+        text = re.sub(r"<[^<>]*>", lambda _: task, a)
+        ids = tokenizer(f"<action>{text}</action>", add_special_tokens=False)["input_ids"]
+        for i, n in zip(*np.unique(np.asarray(ids, np.int64), return_counts=True)):
+            uses[int(i)] = max(uses.get(int(i), 0), int(n))
+    return [i for i, n in sorted(uses.items()) for _ in range(n)]
+
+
+ACTIONS = ("free", "admissible", "extractive")
 
 
 class SamplerPolicy:
     """A `prism_jax.episodes.Policy` backed by a sampler ``(prompts, key) -> [(ids, logprobs)]``
     (e.g. `ModelSampler`): renders and fits each request's prompt, samples all of them in one
-    call and decodes the responses."""
+    call and decodes the responses.
 
-    def __init__(self, sampler, tokenizer, *, max_prompt_len: int, think: bool):
+    ``actions``: "free" (the model writes its action); "admissible": each answer is one of the
+    step's admissible actions (`action_choices`, the sampler's ``choices``), a step with a
+    placeholder (WebShop's search box) stays free; "extractive": as admissible, and a
+    placeholder step's answer uses only the tokens of the task's words and the action format
+    (`query_tokens`, the sampler's ``vocab``: a search query spelled from the instruction).
+    Both need the prompt without <think>."""
+
+    def __init__(self, sampler, tokenizer, *, max_prompt_len: int, think: bool,
+                 actions: str = "free", max_new_tokens: int = 64):
+        if actions not in ACTIONS:
+            raise ValueError(f"actions must be one of {', '.join(ACTIONS)}, got {actions!r}")
+        if actions != "free" and think:
+            raise ValueError(f"actions={actions!r} decodes '<action>X</action>' only: it needs "
+                             "think=False")
         self.sampler, self.tokenizer = sampler, tokenizer
         self.max_prompt_len, self.think = max_prompt_len, think
+        self.actions, self.max_new_tokens = actions, max_new_tokens
 
     def __call__(self, requests: list[Request], key) -> list[Reply]:
         if not requests:
             return []
         fitted = [fit_prompt(self.tokenizer, r.messages, self.max_prompt_len,
                              enable_thinking=self.think, shorter=r.shorter()) for r in requests]
-        samples = self.sampler([ids for ids, _ in fitted], key)
+        if self.actions != "free":
+            admissible = [list(r.info.get("admissible_commands", ())) for r in requests]
+            choices = [action_choices(self.tokenizer, a, self.max_new_tokens) for a in admissible]
+            kwargs = {"choices": choices}
+            if self.actions == "extractive":
+                kwargs["vocab"] = [query_tokens(self.tokenizer, r.task, a)
+                                   if a and not c else [] for r, a, c in
+                                   zip(requests, admissible, choices)]
+            samples = self.sampler([ids for ids, _ in fitted], key, **kwargs)
+        else:
+            samples = self.sampler([ids for ids, _ in fitted], key)
         return [Reply(self.tokenizer.decode(resp, skip_special_tokens=True), ids, resp, logp,
                       messages=shown if shown is not r.messages else None)
                 for (ids, shown), (resp, logp), r in zip(fitted, samples, requests)]
@@ -160,7 +225,8 @@ def rollout(sampler, tokenizer, vec_env, task_ids: list[str], *,
       one `Episode` per task, in task order.
     """
     policy = SamplerPolicy(sampler, tokenizer, max_prompt_len=config.max_prompt_len,
-                           think=config.think)
+                           think=config.think, actions=config.actions,
+                           max_new_tokens=config.max_new_tokens)
     return play(policy, vec_env, task_ids, env=config.env, prompt=config.prompt,
                 max_steps=config.max_steps, groups=groups, env_seeds=env_seeds, seed=seed,
                 progress=progress, desc="rollout")

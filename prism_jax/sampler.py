@@ -10,6 +10,14 @@ over the vocabulary (max, exp, sum) that serves both the recorded log-prob and s
 draws one uniform number per row and inverts the CDF block by block (no sort, no Gumbel noise
 over the vocabulary); top-p < 1 sorts only a top-k pre-selection, and a wider nucleus is found
 by bisection over probability values instead of sorting the vocabulary.
+
+Constrained decoding (``choices``): a row may be limited to a set of token sequences (e.g. the
+tokens of "<action>X</action>" for each admissible action X). At each step the row draws only
+among the next tokens of the sequences its emitted prefix still matches (a mask scattered from
+an int32 [B, C, L] table, no trie on the host), so it ends on one of them; the log-prob it
+records stays the unconstrained model's, the quantity GRPO's loss recomputes. A row may also be
+limited to a multiset of tokens (``vocab``, each token usable as often as it occurs there: e.g. a
+search query spelled from the words of the instruction, no word more often than it has them).
 """
 
 from __future__ import annotations
@@ -53,6 +61,9 @@ class DecodeState(NamedTuple):
     lengths: jax.Array     # int32 [B], tokens emitted when the row stopped (N while running)
     tail: jax.Array        # int32 [B, M], the last M tokens, matched against the stop table
     key: jax.Array         # PRNG key, split once per step
+    alive: jax.Array | None = None  # bool [B, C], constrained decoding: the choices still matched
+    budget: jax.Array | None = None  # int32 [B, V], constrained decoding: uses left per token
+                                     # (-1: unlimited, 0: not allowed)
 
 
 def bucket(n: int, multiple: int = 64) -> int:
@@ -73,6 +84,21 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, length: int | None = No
             ids[i, length - len(s):] = s
             mask[i, length - len(s):] = 1
     return ids, mask
+
+
+def choice_table(choices: Sequence[Sequence[Sequence[int]]], multiple: int = 8) -> np.ndarray:
+    """Per-row token sequences in an int32 [B, C, L] table, -1 after each sequence and in the
+    unused entries; C is rounded up to a power of two and L to a multiple of `multiple` (few
+    compiled programs). A row with no sequence is not constrained."""
+    c = max([len(row) for row in choices] + [1])
+    width = max([len(seq) for row in choices for seq in row] + [1])
+    table = np.full((len(choices), 1 << (c - 1).bit_length(), bucket(width, multiple)), -1, np.int32)
+    for i, row in enumerate(choices):
+        for j, seq in enumerate(row):
+            if not len(seq):
+                raise ValueError(f"row {i}: choice {j} is empty")
+            table[i, j, :len(seq)] = seq
+    return table
 
 
 def _stop_table(stop_sequences: Sequence[Sequence[int]]) -> np.ndarray:
@@ -191,10 +217,30 @@ def pick_token(logits: jax.Array, key: jax.Array, temperature, top_p, *, greedy:
     return tok, (picked - top[:, 0]) * inv - jnp.log(total)
 
 
+def _constrain(logits: jax.Array, alive: jax.Array, column: jax.Array) -> jax.Array:
+    """logits [B, V] with every token but the next ones of the still-matched choices set to
+    -inf; rows without a matched choice (not constrained) unchanged. alive bool [B, C], column
+    int32 [B, C] (the choices' tokens at this step, -1 past their end)."""
+    live = alive & (column >= 0)
+    rows = jnp.arange(logits.shape[0])[:, None]
+    allowed = jnp.zeros(logits.shape, jnp.int32).at[rows, jnp.maximum(column, 0)].max(
+        live.astype(jnp.int32)) > 0
+    free = ~jnp.any(live, axis=1, keepdims=True)
+    return jnp.where(allowed | free, logits, -jnp.inf)
+
+
+def _logprob(logits: jax.Array, tok: jax.Array, inv) -> jax.Array:
+    """log p(tok) under softmax(logits * inv) -> float32 [B]."""
+    top = jnp.max(logits, axis=-1)
+    total = jnp.sum(jnp.exp((logits - top[:, None]) * inv), axis=-1)
+    picked = jnp.take_along_axis(logits, tok[:, None], axis=-1)[:, 0]
+    return (picked - top) * inv - jnp.log(total)
+
+
 # ------------------------------------------------------------------------------ the loop
 @partial(jax.jit, static_argnames=("cfg", "max_new_tokens", "greedy", "nucleus", "compute_dtype"))
 def _generate(params, cfg, prompt_ids, prompt_mask, key, temperature, top_p, stop_table, pad_id,
-              max_new_tokens, greedy, nucleus, compute_dtype):
+              choices, vocab, max_new_tokens, greedy, nucleus, compute_dtype):
     b, p = prompt_ids.shape
     dtype = compute_dtype or params["embed"].dtype
     with jax.named_scope("prefill"):
@@ -209,9 +255,27 @@ def _generate(params, cfg, prompt_ids, prompt_mask, key, temperature, top_p, sto
 
     def body(s: DecodeState) -> DecodeState:
         key, sub = jax.random.split(s.key)
+        alive, budget = s.alive, s.budget
         with jax.named_scope("sample"):
-            tok, tok_logp = pick_token(s.logits, sub, temperature, top_p, greedy=greedy,
-                                       nucleus=nucleus)
+            if choices is None and vocab is None:
+                tok, tok_logp = pick_token(s.logits, sub, temperature, top_p, greedy=greedy,
+                                           nucleus=nucleus)
+            else:
+                masked = s.logits if vocab is None else jnp.where(budget != 0, s.logits, -jnp.inf)
+                if choices is not None:
+                    column = jax.lax.dynamic_index_in_dim(
+                        choices, jnp.minimum(s.step, choices.shape[2] - 1), axis=2, keepdims=False)
+                    column = jnp.where(s.step < choices.shape[2], column, -1)
+                    masked = _constrain(masked, alive, column)
+                tok, _ = pick_token(masked, sub, temperature, top_p, greedy=greedy,
+                                    nucleus=nucleus)
+                tok_logp = _logprob(s.logits, tok, 1.0 if greedy else 1.0 / temperature)
+                if choices is not None:
+                    alive = alive & (column == tok[:, None])
+                if vocab is not None:
+                    rows = jnp.arange(b)
+                    left = budget[rows, tok]
+                    budget = budget.at[rows, tok].set(jnp.where((left > 0) & ~s.done, left - 1, left))
         tok = jnp.where(s.done, pad_id, tok)
         tail = jnp.concatenate([s.tail[:, 1:], tok[:, None]], axis=1)
         hit = jnp.all((stop_table[None] == -1) | (tail[:, None, :] == stop_table[None]), axis=-1)
@@ -223,14 +287,16 @@ def _generate(params, cfg, prompt_ids, prompt_mask, key, temperature, top_p, sto
             step=s.step + 1, cache=cache, logits=logits[:, -1],
             tokens=s.tokens.at[:, s.step].set(tok),
             logprobs=s.logprobs.at[:, s.step].set(jnp.where(s.done, 0.0, tok_logp)),
-            done=done, lengths=jnp.where(done & ~s.done, s.step + 1, s.lengths), tail=tail, key=key)
+            done=done, lengths=jnp.where(done & ~s.done, s.step + 1, s.lengths), tail=tail, key=key,
+            alive=alive, budget=budget)
 
     state = DecodeState(
         step=jnp.int32(0), cache=cache, logits=first_logits,
         tokens=jnp.full((b, max_new_tokens), pad_id, jnp.int32),
         logprobs=jnp.zeros((b, max_new_tokens), jnp.float32), done=jnp.zeros((b,), bool),
         lengths=jnp.full((b,), max_new_tokens, jnp.int32),
-        tail=jnp.full((b, width), -3, jnp.int32), key=key)
+        tail=jnp.full((b, width), -3, jnp.int32), key=key,
+        alive=None if choices is None else choices[:, :, 0] >= 0, budget=vocab)
     out = jax.lax.while_loop(cond, body, state)
     return out.tokens, out.logprobs, out.done, out.lengths
 
@@ -238,7 +304,7 @@ def _generate(params, cfg, prompt_ids, prompt_mask, key, temperature, top_p, sto
 def generate(params: Params, cfg: ModelConfig, prompt_ids, prompt_mask, *, max_new_tokens: int,
              temperature: float = 0.0, top_p: float = 1.0, eos_ids: Sequence[int] = (),
              stop_sequences: Sequence[Sequence[int]] = (), pad_id: int = 0, seed: int | jax.Array = 0,
-             compute_dtype=None) -> SampleOutput:
+             compute_dtype=None, choices=None, vocab=None) -> SampleOutput:
     """Sample continuations of left-padded prompts.
 
     Args:
@@ -248,6 +314,17 @@ def generate(params: Params, cfg: ModelConfig, prompt_ids, prompt_mask, *, max_n
         temperature) and their log-probs recorded under that distribution.
       top_p: nucleus mass (1 samples from the whole distribution).
       eos_ids / stop_sequences: a row stops after emitting any EOS id or any stop sequence.
+      choices: constrained decoding. Per row, the token sequences it may emit (a list of int
+        lists; an empty list leaves the row free), or a `choice_table`. A constrained row draws
+        from the model's distribution restricted at each step to the next tokens of the choices
+        its prefix still matches, so it emits one of them whole (each should end with a stop
+        sequence or EOS, and fit max_new_tokens); its log-probs are under the unconstrained
+        distribution.
+      vocab: per row, the multiset of tokens it may emit: a list of token ids, each usable as
+        often as it occurs there (an empty list leaves the row free), or an int [B, V] table of
+        uses (-1 unlimited, 0 not allowed); combined with `choices` a row must satisfy both
+        (give a row with choices an empty list here). Log-probs stay unconstrained as with
+        `choices`.
     """
     stops = [[int(e)] for e in eos_ids] + [list(s) for s in stop_sequences]
     key = jax.random.key(seed) if isinstance(seed, int) else seed
@@ -255,7 +332,43 @@ def generate(params: Params, cfg: ModelConfig, prompt_ids, prompt_mask, *, max_n
     tokens, logprobs, done, lengths = _generate(
         params, cfg, jnp.asarray(prompt_ids, jnp.int32), jnp.asarray(prompt_mask, jnp.int32), key,
         jnp.float32(max(temperature, 1e-6)), jnp.float32(top_p), jnp.asarray(_stop_table(stops)),
-        jnp.int32(pad_id), max_new_tokens=max_new_tokens, greedy=greedy,
+        jnp.int32(pad_id), _choices(choices, len(prompt_ids), max_new_tokens),
+        _vocab(vocab, len(prompt_ids), cfg.vocab_size),
+        max_new_tokens=max_new_tokens, greedy=greedy,
         nucleus=not greedy and top_p < 1.0, compute_dtype=compute_dtype)
     tokens, logprobs, done, lengths = map(np.asarray, jax.device_get((tokens, logprobs, done, lengths)))
     return SampleOutput(tokens, logprobs, lengths, done)
+
+
+def _choices(choices, rows: int, max_new_tokens: int):
+    """generate's `choices` as a device table (None: unconstrained)."""
+    if choices is None:
+        return None
+    table = choices if isinstance(choices, np.ndarray) and choices.ndim == 3 else choice_table(choices)
+    if table.shape[0] != rows:
+        raise ValueError(f"choices for {table.shape[0]} rows, prompts for {rows}")
+    longest = int(((table >= 0).sum(axis=2)).max(initial=0))
+    if longest > max_new_tokens:
+        raise ValueError(f"a choice has {longest} tokens, more than max_new_tokens={max_new_tokens}")
+    return jnp.asarray(table, jnp.int32)
+
+
+def _vocab(vocab, rows: int, size: int):
+    """generate's `vocab` as a device int32 [B, V] table of uses (None: unconstrained)."""
+    if vocab is None:
+        return None
+    if isinstance(vocab, np.ndarray) and vocab.ndim == 2:
+        table = vocab.astype(np.int32)
+    else:
+        table = np.zeros((len(vocab), size), np.int32)
+        for i, ids in enumerate(vocab):
+            ids = np.asarray(list(ids), np.int64)
+            if ids.size and (ids.min() < 0 or ids.max() >= size):
+                raise ValueError(f"row {i}: a token id outside the vocabulary [0, {size})")
+            if ids.size:
+                np.add.at(table[i], ids, 1)
+            else:
+                table[i] = -1
+    if table.shape != (rows, size):
+        raise ValueError(f"vocab table of shape {table.shape}, want ({rows}, {size})")
+    return jnp.asarray(table)

@@ -288,7 +288,8 @@ def make_pass_rates(run: Run, base: Path, data: Path) -> Path:
                            max_prompt_len=grpo.max_prompt_len or ENV_DEFAULTS[cfg.env]["max_prompt_len"],
                            max_new_tokens=grpo.max_new_tokens, temperature=grpo.temperature,
                            top_p=grpo.top_p, bucket=grpo.bucket, think=grpo.think,
-                           history=grpo.history, prompt_style=grpo.prompt_style)
+                           history=grpo.history, prompt_style=grpo.prompt_style,
+                           actions=grpo.actions)
         model, tok = load_start(grpo)
         per_call = max(1, grpo.tasks_per_iter)
         n_env = per_call * cfg.hpt_rollouts

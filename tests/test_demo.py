@@ -26,7 +26,7 @@ def test_demo_trains_and_evaluates_on_one_prompt(tmp_path):
     assert "base" in cfg.methods and "random" in cfg.methods
 
 
-def test_demo_caption_names_its_simplifications():
+def test_demo_caption_names_its_simplifications(tmp_path):
     import dataclasses
     cfg = get_config("demo")
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, n=123))  # an override shows
@@ -37,8 +37,12 @@ def test_demo_caption_names_its_simplifications():
                  "never trained on", "2-layer d=128", f"{cfg.pretrain.steps} steps of copy "
                  "pre-training", f"{cfg.pretrain.replay} more such windows",
                  "first query is the instruction verbatim",
+                 "decoded (extractive) only among the page's admissible clicks",
+                 "only from the instruction's words",
                  f"SFT {cfg.sft.epochs} epoch at lr {cfg.sft.lr}"):
         assert fact in caption, fact
     # what the caption says is what the preset runs
     assert cfg.data.webshop_query == "instruction"
+    settings = eval_settings(Run(tmp_path, cfg, ""), seed=0)
+    assert cfg.grpo.actions == settings.actions == "extractive"
     assert cfg.pretrain.steps > 0 and cfg.pretrain.replay > 0

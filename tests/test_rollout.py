@@ -157,3 +157,69 @@ def test_scripted_rollout_on_alfworld_games(tiny, games):
     stats = episode_stats(episodes)
     assert stats["success_rate"] == 1.0 and stats["mean_reward"] == 10.0
     assert stats["invalid_rate"] == pytest.approx(1 / (a.n_steps + b.n_steps))
+
+
+class ChoiceVecEnv(ToyVecEnv):
+    ADMISSIBLE = ["go to fridge 1", "open fridge 1", "take apple 1 from countertop 1", "look"]
+
+    def _info(self, won=False):
+        return {**super()._info(won), "admissible_commands": list(self.ADMISSIBLE)}
+
+
+def test_admissible_actions_only_and_unconstrained_logprobs(tiny):
+    """actions="admissible": every response is "<action>X</action>" for an admissible X (an
+    untrained model writes free text otherwise), and its recorded log-probs are still the full
+    forward's (what GRPO recomputes)."""
+    model, tok = tiny
+    config = RolloutConfig(max_steps=3, max_new_tokens=16, temperature=1.0, bucket=256,
+                           think=False, actions="admissible")
+    sampler = ModelSampler(model.params(), model.config, tok, config)
+    episodes = rollout(sampler, tok, ChoiceVecEnv(4), list("abcd"), config=config, seed=2,
+                       progress=False)
+    steps = [s for e in episodes for s in e.steps]
+    assert steps and all(s.response in [f"<action>{a}</action>" for a in ChoiceVecEnv.ADMISSIBLE]
+                         for s in steps)
+    assert not any(s.invalid or s.rejected for s in steps)
+    for s in steps[:3]:
+        ids = np.concatenate([s.prompt_ids, s.response_ids])[None]
+        logp = np.asarray(jax.nn.log_softmax(model(ids), axis=-1))[0]
+        p = len(s.prompt_ids)
+        np.testing.assert_allclose(s.logprobs, logp[np.arange(p - 1, ids.shape[1] - 1),
+                                                    s.response_ids], atol=2e-4)
+    free = RolloutConfig(max_steps=3, max_new_tokens=16, temperature=1.0, bucket=256, think=False)
+    played = rollout(ModelSampler(model.params(), model.config, tok, free), tok, ChoiceVecEnv(4),
+                     list("abcd"), config=free, seed=2, progress=False)
+    assert any(s.response not in [f"<action>{a}</action>" for a in ChoiceVecEnv.ADMISSIBLE]
+               for e in played for s in e.steps)
+    with pytest.raises(ValueError, match="think=False"):
+        rollout(sampler, tok, ChoiceVecEnv(1), ["a"], config=RolloutConfig(actions="admissible"),
+                progress=False)
+
+
+class SearchVecEnv(ToyVecEnv):
+    """A search box only, WebShop's placeholder among the admissible actions."""
+
+    def _info(self, won=False):
+        return {**super()._info(won), "task": "find a red apple and a red fridge",
+                "admissible_commands": ["search[<your query>]"]}
+
+
+def test_extractive_queries_use_only_the_task_words(tiny):
+    """actions="extractive": a placeholder step's answer is spelled from the tokens of
+    "<action>search[TASK]</action>", no token more often than it occurs there (the untrained
+    model writes other words when free)."""
+    from collections import Counter
+    model, tok = tiny
+    task = SearchVecEnv(1)._info()["task"]
+    budget = Counter(tok(f"<action>search[{task}]</action>", add_special_tokens=False)["input_ids"])
+    runs = {}
+    for actions in ("extractive", "free"):
+        config = RolloutConfig(max_steps=2, max_new_tokens=12, temperature=1.0, bucket=256,
+                               think=False, actions=actions)
+        sampler = ModelSampler(model.params(), model.config, tok, config)
+        runs[actions] = [s for e in rollout(sampler, tok, SearchVecEnv(4), list("abcd"),
+                                             config=config, seed=3, progress=False)
+                         for s in e.steps]
+    within = lambda s: not Counter(s.response_ids.tolist()) - budget
+    assert runs["extractive"] and all(within(s) for s in runs["extractive"])
+    assert not all(within(s) for s in runs["free"])

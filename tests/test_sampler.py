@@ -116,3 +116,116 @@ def test_full_distribution_draws_at_a_temperature():
                      30_000)
     p = np.asarray(jax.nn.softmax(np.asarray(logits[0], np.float64) / 0.5))
     assert _chi2_pvalue(samples, p) > 1e-4
+
+
+# ------------------------------------------------------------------------------ constrained decoding
+STOP = 1   # the rows stop at this token (every choice ends with it)
+
+
+def _choice_rows():
+    """Per row: its choices (shared prefixes, different lengths, all ending in STOP); the last
+    row is free."""
+    return [[[5, 6, 7, STOP], [5, 6, STOP], [5, 9, 9, 9, STOP], [12, STOP]],
+            [[20, 21, STOP], [22, STOP], [20, 23, 24, STOP]],
+            [[30, STOP]],
+            []]
+
+
+def _torch_logits(ref, seq):
+    with torch.no_grad():
+        return ref(torch.tensor([seq])).logits[0, -1].double()
+
+
+def test_constrained_greedy_equals_a_torch_reference(qwen3):
+    """Each constrained row emits the choice a step-by-step argmax over the still-matching
+    choices' next tokens picks (transformers' logits); its log-probs are the unconstrained
+    model's; the free row decodes as plain greedy generate."""
+    model, ref = qwen3
+    rng = np.random.default_rng(1)
+    rows = _choice_rows()
+    prompts = [rng.integers(2, VOCAB, n).tolist() for n in (6, 9, 4, 7)]
+    ids, mask = left_pad(prompts, pad_id=0, multiple=16)
+    out = generate(model.params(), model.config, ids, mask, max_new_tokens=6, eos_ids=[STOP],
+                   choices=rows)
+    for i, (p, choices) in enumerate(zip(prompts, rows)):
+        seq, logps = list(p), []
+        for t in range(6):
+            logits = _torch_logits(ref, seq)
+            live = [c for c in choices if c[:t] == seq[len(p):]]
+            allowed = sorted({c[t] for c in live}) if live else range(VOCAB)
+            tok = max(allowed, key=lambda k: float(logits[k]))
+            logps.append(float(torch.log_softmax(logits, -1)[tok]))
+            seq.append(tok)
+            if tok == STOP:
+                break
+        n = len(seq) - len(p)
+        assert out.lengths[i] == n and out.tokens[i, :n].tolist() == seq[len(p):], i
+        if choices:
+            assert seq[len(p):] in choices
+        np.testing.assert_allclose(out.logprobs[i, :n], logps, atol=1e-4)
+
+
+def test_constrained_draws_follow_the_restricted_distribution(qwen3):
+    """At temperature 0.8 a row's choice is drawn with probability prod_t softmax(logits/0.8)
+    renormalised over the allowed next tokens (transformers' logits): chi-square over 2,048
+    draws with a fixed seed, so the verdict cannot change between runs."""
+    model, ref = qwen3
+    prompt = [7, 3, 11, 5, 2]
+    choices = _choice_rows()[0]
+    n = 2048
+    ids, mask = left_pad([prompt] * n, pad_id=0, multiple=8)
+    out = generate(model.params(), model.config, ids, mask, max_new_tokens=6, eos_ids=[STOP],
+                   temperature=0.8, seed=4, choices=[choices] * n)
+    drawn = [out.tokens[i, :out.lengths[i]].tolist() for i in range(n)]
+    assert all(d in choices for d in drawn)
+    probs = []
+    for c in choices:
+        p = 1.0
+        for t in range(len(c)):
+            logits = _torch_logits(ref, prompt + c[:t]) / 0.8
+            allowed = sorted({o[t] for o in choices if o[:t] == c[:t]})
+            p *= float(torch.softmax(logits[allowed], -1)[allowed.index(c[t])])
+        probs.append(p)
+    counts = np.array([sum(d == c for d in drawn) for c in choices])
+    assert _chi2_pvalue_counts(counts, np.array(probs)) > 1e-3, (counts, probs)
+
+
+def _chi2_pvalue_counts(counts, probs):
+    expected = probs / probs.sum() * counts.sum()
+    return stats.chisquare(counts, expected).pvalue
+
+
+def test_token_budgets_equal_a_torch_reference(qwen3):
+    """vocab: a row emits only tokens of its multiset, each at most as often as it occurs there
+    (a step-by-step argmax over the tokens with uses left, transformers' logits); a row with an
+    empty list and a row with choices as well are checked alongside."""
+    model, ref = qwen3
+    rng = np.random.default_rng(2)
+    vocab = [[5, 5, 6, 7, 9, STOP], [11, 12, 13, 13, 13, 14, STOP], [], [20, 21, 22, STOP]]
+    choices = [[], [], [], [[20, 21, STOP], [20, 22, 21, STOP], [30, STOP]]]
+    prompts = [rng.integers(2, VOCAB, n).tolist() for n in (5, 8, 6, 3)]
+    ids, mask = left_pad(prompts, pad_id=0, multiple=16)
+    out = generate(model.params(), model.config, ids, mask, max_new_tokens=7, eos_ids=[STOP],
+                   choices=choices, vocab=vocab)
+    for i, p in enumerate(prompts):
+        seq, logps = list(p), []
+        left = {t: vocab[i].count(t) for t in vocab[i]}
+        for t in range(7):
+            logits = _torch_logits(ref, seq)
+            allowed = [k for k, n in left.items() if n > 0] if vocab[i] else list(range(VOCAB))
+            live = [c for c in choices[i] if c[:t] == seq[len(p):]]
+            if live:
+                allowed = [k for k in allowed if k in {c[t] for c in live}]
+            tok = max(allowed, key=lambda k: float(logits[k]))
+            logps.append(float(torch.log_softmax(logits, -1)[tok]))
+            seq.append(tok)
+            if vocab[i]:
+                left[tok] -= 1
+            if tok == STOP:
+                break
+        n = len(seq) - len(p)
+        assert out.lengths[i] == n and out.tokens[i, :n].tolist() == seq[len(p):], i
+        np.testing.assert_allclose(out.logprobs[i, :n], logps, atol=1e-4)
+    # the multiset rows really were limited (the model left free would pick other tokens)
+    assert all(out.tokens[0, :out.lengths[0]].tolist().count(k) <= vocab[0].count(k)
+               for k in set(out.tokens[0, :out.lengths[0]].tolist()))
