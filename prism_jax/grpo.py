@@ -191,6 +191,9 @@ class GRPOHparams(MeshConfig):
                              f"{self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.actions != "free" and self.think:
+            raise ValueError(f"actions={self.actions!r} decodes '<action>X</action>' only: it "
+                             "needs think=False (--no-think)")
         if self.mini_batch < 0:
             raise ValueError(f"mini_batch must be >= 0 (0: one step over all rows), got {self.mini_batch}")
         for name in ("max_prompt_len", "max_steps"):

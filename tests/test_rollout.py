@@ -223,3 +223,10 @@ def test_extractive_queries_use_only_the_task_words(tiny):
     within = lambda s: not Counter(s.response_ids.tolist()) - budget
     assert runs["extractive"] and all(within(s) for s in runs["extractive"])
     assert not all(within(s) for s in runs["free"])
+
+
+def test_constrained_actions_without_think_are_checked_up_front():
+    from prism_jax.grpo import GRPOHparams
+    with pytest.raises(ValueError, match="think=False"):
+        GRPOHparams(actions="extractive")
+    assert GRPOHparams(actions="extractive", think=False).actions == "extractive"
