@@ -324,8 +324,8 @@ def validate(params, cfg: ModelConfig, tokenizer, env: str, config: GRPOConfig, 
         max_new_tokens=config.max_new_tokens,
         max_prompt_len=config.max_prompt_len or ENV_DEFAULTS[env]["max_prompt_len"],
         think=config.think, history=config.history, prompt_style=config.prompt_style,
-        actions=config.actions, seed=config.seed, data_seed=config.webshop_seed, num_products=config.webshop_products,
-        games_dir=config.val_games_dir)
+        actions=config.actions, seed=config.seed, data_seed=config.webshop_seed,
+        num_products=config.webshop_products, games_dir=config.val_games_dir)
     table = evaluate_params(sampling_params(params, compute_dtype), cfg, tokenizer, env, [split],
                             settings, bucket=config.bucket)["eval"][split]
     return {f"val/{k}": float(v) for k, v in table.items() if isinstance(v, (int, float))}
