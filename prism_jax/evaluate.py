@@ -24,6 +24,7 @@ from prism_jax.files import atomic_dir, check_output, write_json, write_jsonl
 from prism_jax.locks import sibling_lock
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.policy import ModelPolicy
+from prism_jax.rollout import Actions
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -56,7 +57,7 @@ class EvalSettings:
     """verl prompt: past steps shown (verl-agent's history_length)."""
     prompt_style: Literal["verl", "chat"] = "verl"
     """verl: verl-agent's per-step template; chat: the multi-turn chat."""
-    actions: Literal["free", "admissible", "extractive"] = "free"
+    actions: Actions = "free"
     """free: the model writes its action (the paper's setting); admissible: decoding is
     restricted to "<action>X</action>" for the step's admissible actions X, so every action is
     valid (needs think=False; a step whose list holds a placeholder, WebShop's search box, is

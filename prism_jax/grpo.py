@@ -35,7 +35,7 @@ from prism_jax.losses import LOSS_AGGS, LossAgg
 from prism_jax.models.config import ModelConfig
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.progress import progress as progress_bar
-from prism_jax.rollout import ModelSampler, RolloutConfig, episode_stats, rollout
+from prism_jax.rollout import Actions, ModelSampler, RolloutConfig, episode_stats, rollout
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir  # noqa: F401 (raised by train_grpo)
 from prism_jax.updater import Updater, check_micro_batch
 
@@ -147,7 +147,7 @@ class GRPOHparams(MeshConfig):
     """Past steps each prompt shows (verl-agent's template, history_length)."""
     prompt_style: Literal["verl", "chat"] = "verl"
     """verl: verl-agent's one-message-per-step template; chat: the growing multi-turn chat."""
-    actions: Literal["free", "admissible", "extractive"] = "free"
+    actions: Actions = "free"
     """free: the model writes its action (the paper's setting); admissible: decoding is
     restricted to "<action>X</action>" for the step's admissible actions X, so every action is
     valid (needs think=False; a step whose list holds a placeholder, WebShop's search box, is

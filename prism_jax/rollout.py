@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import jax
 import numpy as np
@@ -38,6 +39,11 @@ __all__ = ["Episode", "ModelSampler", "RolloutConfig", "SamplerPolicy", "Step", 
            "fit_prompt", "rollout"]
 
 
+# How an action is decoded (SamplerPolicy): the one list the configs' `actions` fields take.
+Actions = Literal["free", "admissible", "extractive"]
+ACTIONS = get_args(Actions)
+
+
 @dataclass(frozen=True)
 class RolloutConfig:
     """Sampling, prompt and episode settings of a rollout."""
@@ -52,7 +58,7 @@ class RolloutConfig:
     think: bool = True              # ask for <think></think> before the action (and require it)
     history: int = 2                # verl prompt: past steps shown
     prompt_style: str = "verl"      # "verl" (verl-agent's template) | "chat" (multi-turn chat)
-    actions: str = "free"           # "free" | "admissible" | "extractive" (SamplerPolicy)
+    actions: Actions = "free"       # "free" | "admissible" | "extractive" (SamplerPolicy)
 
     @property
     def prompt(self) -> PromptConfig:
@@ -142,9 +148,9 @@ def action_choices(tokenizer, admissible: Iterable[str], max_tokens: int) -> lis
     admissible = list(admissible)
     if not admissible or any("<" in a for a in admissible):
         return []
-    seqs = [np.asarray(tokenizer(f"<action>{a}</action>", add_special_tokens=False)["input_ids"],
-                       np.int32) for a in dict.fromkeys(admissible)]
-    return [s for s in seqs if len(s) <= max_tokens]
+    texts = [f"<action>{a}</action>" for a in dict.fromkeys(admissible)]
+    seqs = tokenizer(texts, add_special_tokens=False)["input_ids"]     # one batched call
+    return [np.asarray(s, np.int32) for s in seqs if len(s) <= max_tokens]
 
 
 def query_tokens(tokenizer, task: str, admissible: Iterable[str]) -> list[int]:
@@ -160,9 +166,6 @@ def query_tokens(tokenizer, task: str, admissible: Iterable[str]) -> list[int]:
         for i, n in zip(*np.unique(np.asarray(ids, np.int64), return_counts=True)):
             uses[int(i)] = max(uses.get(int(i), 0), int(n))
     return [i for i, n in sorted(uses.items()) for _ in range(n)]
-
-
-ACTIONS = ("free", "admissible", "extractive")
 
 
 class SamplerPolicy:
