@@ -356,7 +356,9 @@ class RunDir:
 # ------------------------------------------------------------------------------ commands
 def _flag_values(name: str, value) -> list[str]:
     if isinstance(value, bool):
-        return [f"--{name}" if value else f"--no-{name}"]
+        # tyro negates the last part of a nested flag: --settings.no-think
+        outer, _, leaf = name.rpartition(".")
+        return [f"--{name}" if value else f"--{outer}{'.' if outer else ''}no-{leaf}"]
     if isinstance(value, (list, tuple)):
         return [f"--{name}", *(str(v) for v in value)]
     return [f"--{name}", "None" if value is None else str(value)]

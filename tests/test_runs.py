@@ -181,7 +181,8 @@ def test_rendered_commands_rebuild_the_config_that_ran(tmp_path):
     assert tyro.cli(GRPOConfig, args=command_line("grpo", grpo)[2:]) == grpo
     from prism_jax.evaluate import EvalSettings
     from prism_jax.train.eval import EvalArgs
-    settings = dataclasses.replace(EvalSettings(), n=3, games_dir=tmp_path / "games", temperature=0.0)
+    settings = dataclasses.replace(EvalSettings(), n=3, games_dir=tmp_path / "games", temperature=0.0,
+                                   think=False)    # a nested False: --settings.no-think
     argv = command_line("eval", model=tmp_path / "m", env="webshop", out=tmp_path / "e",
                         splits=("test",), settings=settings)
     assert tyro.cli(EvalArgs, args=argv[2:]) == EvalArgs(tmp_path / "m", "webshop", tmp_path / "e",
