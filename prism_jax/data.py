@@ -351,7 +351,7 @@ class TrajectoryBatches(grain.IterDataset):
 def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size: int,
                  shuffle: bool = False, seed: int = 0, num_epochs: int = 1,
                  skip_ids: Collection[str] = (), targets: str = "response",
-                 mix: Sequence[dict] = ()) -> TrajectoryBatches:
+                 mix: Sequence[dict] = (), group_by_length: int = 0) -> TrajectoryBatches:
     """Tokenise ``records`` and batch them as a grain pipeline of static shape ``[B, T]``.
 
     Records whose id is in ``skip_ids`` (e.g. already in a resumed output) are dropped first.
@@ -362,6 +362,11 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
     targets: "response" (the loss mask on the assistant tokens) or "prompt" (on all the others).
     mix: more records, always with targets "prompt" (the pipeline's copy windows, rehearsed
     during SFT), shuffled in with ``records`` and counted in ``stats`` like them.
+    group_by_length: G > 0 batches examples of similar length together (less padding once a
+    batch is cut to its longest row, see `sft_step.micro_batches`): the shuffled order of all
+    epochs is cut into windows of G batches, each window sorted by length and its batches
+    drawn in a random order (the Hugging Face Trainer's ``group_by_length``, mega-batches of
+    50). 0 keeps the plain shuffled order.
     """
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}, got {targets!r}")
@@ -370,6 +375,9 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if num_epochs < 1:
         raise ValueError(f"num_epochs must be at least 1, got {num_epochs}")
+    if group_by_length < 0:
+        raise ValueError(f"group_by_length must be >= 0 (batches per sorting window), got "
+                         f"{group_by_length}")
     skip = set(skip_ids)
     stats = DataStats(n_records=len(records) + len(mix))
     examples = []
@@ -410,8 +418,38 @@ def make_dataset(records: Sequence[dict], tokenizer, *, max_len: int, batch_size
                 "attention_mask": attention, "loss_mask": loss,
                 "valid": np.arange(batch_size) < len(rows)}
 
-    ds = grain.MapDataset.source(examples)
-    if shuffle:
-        ds = ds.shuffle(seed=seed)
-    ds = ds.repeat(num_epochs).batch(batch_size, batch_fn=collate)
-    return TrajectoryBatches(ds, stats)
+    if group_by_length:
+        order = _length_grouped_order([len(e[1]) for e in examples], batch_size, group_by_length,
+                                      num_epochs=num_epochs, shuffle=shuffle, seed=seed)
+        ds = grain.MapDataset.source(order).map(lambda i: examples[i])
+    else:
+        ds = grain.MapDataset.source(examples)
+        if shuffle:
+            ds = ds.shuffle(seed=seed)
+        ds = ds.repeat(num_epochs)
+    return TrajectoryBatches(ds.batch(batch_size, batch_fn=collate), stats)
+
+
+def _length_grouped_order(lengths: Sequence[int], batch_size: int, group: int, *,
+                          num_epochs: int, shuffle: bool, seed: int) -> list[int]:
+    """Example indices for `make_dataset(group_by_length=group)`: every epoch's order (a
+    permutation with `shuffle`, else 0..n-1) concatenated, cut into windows of
+    ``group * batch_size``, each window sorted longest first and, with `shuffle`, its batches
+    put in a random order. Consecutive runs of `batch_size` indices are the batches."""
+    n = len(lengths)
+    rng = np.random.default_rng(seed)
+    stream = np.concatenate([rng.permutation(n) if shuffle else np.arange(n)
+                             for _ in range(num_epochs)]) if n else np.zeros(0, np.int64)
+    lengths = np.asarray(lengths)
+    out: list[int] = []
+    window = group * batch_size
+    for start in range(0, len(stream), window):
+        part = stream[start:start + window]
+        part = part[np.argsort(-lengths[part], kind="stable")]
+        batches = [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+        if shuffle:
+            # a short batch (the stream's very last) stays last: only the last batch is padded
+            full = [b for b in batches if len(b) == batch_size]
+            batches = [full[i] for i in rng.permutation(len(full))] + batches[len(full):]
+        out.extend(int(i) for b in batches for i in b)
+    return out

@@ -96,6 +96,13 @@ class SFTHparams(MeshConfig):
     bucket: int = 128
     """Each step's batch is cut to its longest trajectory rounded up to this multiple (padding
     is masked, so the loss is unchanged; fewer compiled shapes than exact lengths)."""
+    group_by_length: int = 0
+    """Batch examples of similar length together so less of each batch is padding: the
+    shuffled order is cut into windows of this many optimizer steps' examples, each sorted by
+    length, its batches taken in a random order (the Hugging Face Trainer's
+    `group_by_length`). Batches of one length are also batches of one kind of step, which
+    changes what is learnt: on the demo's per-step WebShop SFT, 16 gave 1.4x the speed and a
+    held-out score of 9.0 vs 15.1 (256 goals). 0 (default): plain shuffled batches."""
     seed: int = 0
     """Seed of the data order."""
     save_every: int = 100
@@ -115,6 +122,8 @@ class SFTHparams(MeshConfig):
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.group_by_length < 0:
+            raise ValueError(f"group_by_length must be >= 0 (0: off), got {self.group_by_length}")
         if not (0.0 <= self.adam_b1 < 1.0 and 0.0 <= self.adam_b2 < 1.0):
             raise ValueError(f"adam_b1 and adam_b2 must be in [0, 1), got {self.adam_b1}, {self.adam_b2}")
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -197,7 +206,7 @@ def _train(config: SFTConfig, run: RunDir, progress: bool) -> dict:
     tokenizer = load_tokenizer(config.model, vocab_size=cfg.vocab_size)
     ds = make_dataset(records, tokenizer, max_len=config.max_len, batch_size=micro * config.accum_steps,
                       shuffle=True, seed=config.seed, num_epochs=config.epochs,
-                      targets=config.targets, mix=mix)
+                      targets=config.targets, mix=mix, group_by_length=config.group_by_length)
     if ds.stats.n_examples == 0:
         raise ValueError(f"{config.data}: no trajectory has an assistant token within "
                          f"max_len={config.max_len}")
