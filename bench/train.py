@@ -22,7 +22,8 @@ from common import (add_model_args, add_thread_arg, apply_threads, load_line,  #
                     make_checkpoint, model_config, report, timeit)
 from prism_jax.models import load_pretrained  # noqa: E402
 from prism_jax.runtime import enable_compilation_cache  # noqa: E402
-from prism_jax.sft import SFTConfig, make_optimizer, make_train_step  # noqa: E402
+from prism_jax.models.transformer import unstack_layers  # noqa: E402
+from prism_jax.sft import SFTConfig, make_optimizer, make_train_step, unrolled_layers  # noqa: E402
 from xprof import breakdown, op_times, print_breakdown  # noqa: E402
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
     ap.add_argument("--seq", type=int, default=512, help="tokens per trajectory")
     ap.add_argument("--no-rollout", action="store_true", help="skip the rollout benchmark")
     ap.add_argument("--remat", default="none", help="our step's remat policy (none, full, dots...)")
+    ap.add_argument("--layout", default="auto", choices=["auto", "scan", "unroll"],
+                    help="our step's layer layout (SFTHparams.layers; auto: unroll on CPU)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="also print where our step's time goes")
     add_model_args(ap)
@@ -74,7 +77,8 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
     step = make_train_step(cfg, optimizer, accum_steps=a, remat=args.remat)
     batch = {"input_ids": jax.numpy.asarray(ids), "attention_mask": jax.numpy.asarray(attn),
              "loss_mask": jax.numpy.asarray(loss_mask)}
-    state = [ours.params(), None]
+    unroll = unrolled_layers(args.layout, None)
+    state = [unstack_layers(ours.params()) if unroll else ours.params(), None]
     state[1] = optimizer.init(state[0])
 
     def ours_run():
@@ -100,7 +104,8 @@ def main(argv: list[str] | tuple[str, ...] = ()) -> float:
     t_ours, t_ref = timeit(ours_run, args.repeats), timeit(ref_run, args.repeats)
     n_params = sum(p.numel() for p in ref.parameters()) / 1e6
     print(f"SFT step: {n_params:.1f}M parameters, {a} x {b} trajectories x {t} tokens, AdamW + "
-          f"clipping, float32, remat {args.remat}, {threads} threads")
+          f"clipping, float32, remat {args.remat}, layers {'unrolled' if unroll else 'scanned'}, "
+          f"{threads} threads")
     ratio = report("SFT step", tokens, "tokens", t_ours, t_ref, "transformers")
     if args.profile:
         parts = breakdown(op_times(step, state[0], state[1], batch), _category)

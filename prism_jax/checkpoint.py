@@ -91,14 +91,18 @@ class RunCheckpointer:
         shutil.rmtree(self.directory / _TRASH, ignore_errors=True)
 
     def save(self, step: int, params, opt_state, *, rng, data_state: dict | None = None,
-             extra: dict | None = None, force: bool = False) -> bool:
+             extra: dict | None = None, force: bool = False, prepare=None) -> bool:
         """Checkpoint the run after `step` optimizer steps if `step % every == 0` or `force`.
 
         `rng` is a numpy array or a JAX key array; `data_state` (e.g. a grain iterator's
-        `get_state()`) and `extra` must be JSON-serialisable. Returns whether a save started.
+        `get_state()`) and `extra` must be JSON-serialisable. `prepare`, if given, maps params
+        and opt_state to what is written (e.g. stacked layers), only when a save is due.
+        Returns whether a save started.
         """
         if not (force or step % self.every == 0) or step in self._manager.all_steps():
             return False
+        if prepare is not None:
+            params, opt_state = prepare(params), prepare(opt_state)
         self.wait()
         meta = {"step": int(step), "rng": _rng_to_json(rng), "data_state": data_state, "extra": extra}
         return self._manager.save(step, args=ocp.args.Composite(

@@ -27,6 +27,8 @@ from prism_jax.models.hf import MAPPING
 from prism_jax.sft import (SFTConfig, NonFiniteLossError, loss_and_grads, make_optimizer,
                            make_schedule, make_train_step, train_sft)
 from prism_jax.models.tokenizer import load_tokenizer
+from prism_jax.models.transformer import stack_layers, unstack_layers
+from prism_jax.sft import unrolled_layers
 from prism_jax.tracking import read_metrics
 from prism_jax.train.cli import main as prism
 
@@ -52,10 +54,15 @@ def _torch_named(model, cfg):
 
 
 @pytest.mark.usefixtures("highest_precision")
-def test_one_step_matches_transformers_and_torch_adamw(tmp_path):
+@pytest.mark.parametrize("layers,remat", [("scan", "none"), ("unroll", "none"), ("unroll", "full")])
+def test_one_step_matches_transformers_and_torch_adamw(tmp_path, layers, remat):
     ref = build("qwen3", tmp_path / "hf")
     model = load_pretrained(tmp_path / "hf")
     cfg, params = model.config, model.params()
+    unroll = layers == "unroll"      # SFTHparams.layers: the step over per-layer weights
+    if unroll:
+        params = unstack_layers(params)
+    restack = stack_layers if unroll else (lambda tree: tree)
     rng = np.random.default_rng(0)
     b, t = 4, 12
     ids = rng.integers(2, VOCAB, (b, t)).astype(np.int32)
@@ -79,13 +86,14 @@ def test_one_step_matches_transformers_and_torch_adamw(tmp_path):
     # ours: the same batch as 2 accumulated micro-batches of 2
     batch = {"input_ids": ids.reshape(2, 2, t), "attention_mask": attn.reshape(2, 2, t),
              "loss_mask": loss_mask.reshape(2, 2, t)}
-    loss, grads, n = jax.jit(lambda p, bt: loss_and_grads(p, cfg, bt, chunk=5))(params, batch)
+    loss, grads, n = jax.jit(lambda p, bt: loss_and_grads(p, cfg, bt, chunk=5, remat=remat))(
+        params, batch)
     assert float(n) == float(w.sum())
     np.testing.assert_allclose(float(loss), torch_loss.item(), rtol=1e-5)
     names, entries = _torch_named(ref, cfg)
     assert len(entries) == len(names)
     for key, e, l in entries:
-        np.testing.assert_allclose(_ours(grads, e, l), names[key].grad.numpy(), rtol=1e-4,
+        np.testing.assert_allclose(_ours(restack(grads), e, l), names[key].grad.numpy(), rtol=1e-4,
                                    atol=1e-6, err_msg=key)
 
     # one optimizer step: clipping at 1.0, AdamW with weight decay, no warm-up
@@ -93,7 +101,7 @@ def test_one_step_matches_transformers_and_torch_adamw(tmp_path):
                        weight_decay=0.01, max_grad_norm=1.0, accum_steps=2)
     assert float(make_schedule(config, 10)(0)) == pytest.approx(1e-3)
     optimizer = make_optimizer(config, total_steps=10)
-    step = make_train_step(cfg, optimizer, accum_steps=2, chunk=5)
+    step = make_train_step(cfg, optimizer, accum_steps=2, chunk=5, remat=remat)
     new, _, metrics = step(params, optimizer.init(params), batch)
     grad_norm = torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
     assert grad_norm.item() > 1.0  # clipping is exercised
@@ -101,7 +109,7 @@ def test_one_step_matches_transformers_and_torch_adamw(tmp_path):
     opt = torch.optim.AdamW(ref.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
     opt.step()
     for key, e, l in entries:
-        ours, theirs = _ours(new, e, l), names[key].detach().numpy()
+        ours, theirs = _ours(restack(new), e, l), names[key].detach().numpy()
         # Adam's step g / (sqrt(g^2) + eps) turns float noise into steps where |g| is near or
         # below eps (gradients of ~1e-9 here, whose sign is noise): those entries may differ by
         # up to lr; all others must agree closely.
@@ -244,6 +252,23 @@ def test_kill_and_resume_continues_exactly(run_inputs, tmp_path):
     a, b = load_pretrained(tmp_path / "full" / "final"), load_pretrained(run / "final")
     for x, y in zip(jax.tree.leaves(a.params()), jax.tree.leaves(b.params())):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_unrolled_and_scanned_layers_train_alike_and_share_checkpoints(run_inputs, tmp_path):
+    # SFTHparams.layers: a run over unrolled per-layer weights, stopped after 4 steps and
+    # resumed with scanned stacks, follows the scanned run (checkpoints are stacked either way)
+    scan = train_sft(_config(run_inputs, tmp_path / "scan", layers="scan"), progress=False)
+    train_sft(_config(run_inputs, tmp_path / "mixed", layers="unroll", max_steps=4), progress=False)
+    resumed = train_sft(_config(run_inputs, tmp_path / "mixed", layers="scan"), progress=False)
+    assert resumed["resumed_from"] == 4 and resumed["steps"] == scan["steps"] == 8
+    want, got = _curve(tmp_path / "scan"), _curve(tmp_path / "mixed")
+    assert [r[0] for r in got] == list(range(1, 9))
+    np.testing.assert_allclose(np.array(got)[:, 1:4], np.array(want)[:, 1:4], rtol=2e-4)
+    a, b = load_pretrained(tmp_path / "scan" / "final"), load_pretrained(tmp_path / "mixed" / "final")
+    for x, y in zip(jax.tree.leaves(a.params()), jax.tree.leaves(b.params())):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-3, atol=1e-5)
+    with pytest.raises(ValueError, match="layers='unroll' runs without a mesh"):
+        unrolled_layers("unroll", object())
 
 
 def test_mixed_windows_are_trained_with_the_data(run_inputs, tmp_path):

@@ -130,6 +130,24 @@ def unstack_layers(params: Params) -> Params:
     return {**params, "layers": tuple({k: a[l] for k, a in layers.items()} for l in range(n))}
 
 
+def stack_layers(params: Params) -> Params:
+    """The inverse of `unstack_layers`: "layers" as [L, ...] stacks (unchanged if already)."""
+    layers = params["layers"]
+    if not isinstance(layers, tuple):
+        return params
+    return {**params, "layers": {k: jnp.stack([p[k] for p in layers]) for k in layers[0]}}
+
+
+def _is_params(node) -> bool:
+    return isinstance(node, dict) and "layers" in node and "embed" in node
+
+
+def map_param_trees(fn, tree):
+    """`fn` applied to every parameter-shaped subtree of `tree` (the parameters themselves, an
+    optimizer state's moments), e.g. ``map_param_trees(stack_layers, opt_state)``."""
+    return jax.tree.map(lambda n: fn(n) if _is_params(n) else n, tree, is_leaf=_is_params)
+
+
 def forward(
     params: Params,
     cfg: ModelConfig,
@@ -157,7 +175,8 @@ def forward(
       taps: float32 [L, 7, B] zeros: makes every projection a tapped matmul (see tap.py) so that
         d(loss)/d(taps)[l, j, b] = ||d loss_b / d W_{l,j}||_F^2.
       compute_dtype: activation dtype (default: the embedding's dtype).
-      remat: rematerialisation policy of the scanned layer ("none", "full", "dots", ...).
+      remat: rematerialisation policy of each layer ("none", "full", "dots", ...), scanned or,
+        over unstacked layers without a cache, unrolled.
       return_hidden: return the final-normed hidden states [B, T, D] instead of logits.
       return_kv: also return every layer's keys and values, k/v [L, B, T, Nkv, H] (no cache).
 
@@ -222,9 +241,15 @@ def forward(
             raise ValueError("taps need stacked layers and no cache")
         per_layer = unstack_layers(params)["layers"]
         new_k, new_v, fresh = [], [], []
+
+        def layer(x, p, kv):
+            return _layer(cfg, impl, x, p, _dense(p), cos, sin, mask, kv, cache_index)
+
+        if remat != "none" and cache is None:     # training over unstacked (unrolled) layers
+            layer = jax.checkpoint(layer, policy=REMAT_POLICIES[remat], prevent_cse=False)
         for l, p in enumerate(per_layer):
             kv = None if cache is None else (cache["k"][l], cache["v"][l])
-            x, kv, new = _layer(cfg, impl, x, p, _dense(p), cos, sin, mask, kv, cache_index)
+            x, kv, new = layer(x, p, kv)
             fresh.append(new)
             if cache is not None:
                 new_k.append(kv[0])
@@ -378,5 +403,5 @@ class Transformer(nnx.Module):
 
 
 __all__ = ["MATRICES", "Transformer", "forward", "prefill", "init_cache", "init_params",
-           "param_shapes", "unstack_layers", "rms_norm", "apply_rope", "rope_inv_freq", "lm_head",
-           "default_positions"]
+           "param_shapes", "unstack_layers", "stack_layers", "map_param_trees", "rms_norm", "apply_rope",
+           "rope_inv_freq", "lm_head", "default_positions"]
