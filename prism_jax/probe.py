@@ -20,7 +20,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from prism_jax.logprobs import target_weights, token_logprobs
 from prism_jax.models.config import MATRICES, ModelConfig
-from prism_jax.models.transformer import Params, Transformer
+from prism_jax.models.transformer import Params, Transformer, unrolled_layers, unstack_layers
 from prism_jax.sharding import batch_sharding, param_shardings
 
 
@@ -69,7 +69,7 @@ def choose_remat(cfg: ModelConfig, batch: int, seq_len: int, dtype=jnp.float32) 
 
 def make_probe_step(cfg: ModelConfig, *, mesh: Mesh | None = None, params=None,
                     norm_mode: str = "auto", chunk: int = 256, compute_dtype=None,
-                    remat: str = "auto"):
+                    remat: str = "auto", layers: str = "auto"):
     """The jitted probe step `(params, input_ids, attention_mask, loss_mask) -> float32 [B, 7L]`.
 
     With a mesh, the batch is split over its data x fsdp axes and the parameters keep the shardings
@@ -78,10 +78,19 @@ def make_probe_step(cfg: ModelConfig, *, mesh: Mesh | None = None, params=None,
     remat: "auto" picks per batch shape (`choose_remat`, at trace time): a small model keeps
     its activations; a large one rematerialises each layer ("full"), one extra forward that
     leaves only the per-layer inputs plus one layer's temporaries.
+    layers: "scan", "unroll" or "auto" (unroll on a CPU without a mesh when remat is "none"),
+    as `SFTHparams.layers`. Unrolled, the step slices the stacked weights per layer: without
+    the scan's stacking of every layer's saved activations the bench's probe step takes 8% less
+    time on CPU, but the slices are copies that the backward pass keeps, a second copy of the
+    probed weights, which is why "auto" scans whenever it rematerialises. The norms are the same.
     """
+    unroll = unrolled_layers(layers, mesh)
+
     def fn(params, input_ids, attention_mask, loss_mask):
         b, t = input_ids.shape
         r = remat if remat != "auto" else choose_remat(cfg, b, t, compute_dtype or params["embed"].dtype)
+        if unroll and (layers == "unroll" or r == "none"):
+            params = unstack_layers(params)
         return _probe_step(params, input_ids, attention_mask, loss_mask, cfg=cfg, norm_mode=norm_mode,
                            chunk=chunk, compute_dtype=compute_dtype, remat=r, pack=mesh is None)
 

@@ -35,7 +35,8 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from prism_jax import models
 from prism_jax.data import expand_steps, make_dataset, read_trajectories
 from prism_jax.models.config import ModelConfig
-from prism_jax.models.transformer import map_param_trees, stack_layers, unstack_layers
+from prism_jax.models.transformer import (map_param_trees, stack_layers, unrolled_layers,  # noqa: F401
+                                          unstack_layers)
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.progress import progress as progress_bar
 from prism_jax.runs import MeshConfig, NonFiniteLossError, RunDir, batch_shards  # noqa: F401 (raised by train_sft)
@@ -180,15 +181,6 @@ class SFTConfig(SFTHparams, _SFTPaths):
 
 # Settings that may change between an interrupted run and its resumption.
 _RESUMABLE_CHANGES = ("out", "max_steps", "save_every", "keep", "distributed", "layers")
-
-
-def unrolled_layers(layers: str, mesh) -> bool:
-    """Whether a training step runs unstacked, unrolled layers (`SFTHparams.layers`)."""
-    if layers == "unroll" and mesh is not None:
-        raise ValueError("layers='unroll' runs without a mesh (the sharding rules are for stacked "
-                         "layers): use layers='scan' or 'auto' with --mesh-*")
-    return layers == "unroll" or (layers == "auto" and mesh is None
-                                  and jax.default_backend() == "cpu")
 
 
 def train_sft(config: SFTConfig, *, progress: bool = True) -> dict:

@@ -70,6 +70,18 @@ def test_probe_norms_match_torch(checkpoint, mode):
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.parametrize("layers,remat", [("scan", "none"), ("unroll", "none"), ("unroll", "full")])
+def test_scanned_and_unrolled_layers_match_torch(checkpoint, layers, remat):
+    """make_probe_step(layers=...): the scan over stacked layers and the unrolled layers (the
+    CPU default) give torch's norms, with and without rematerialisation."""
+    path, ref = checkpoint
+    model = load_pretrained(path)
+    ids, attn, loss = make_batch(2, [33, 21], 40)
+    step = make_probe_step(model.config, remat=remat, layers=layers, chunk=16)
+    ours = np.asarray(step(model.params(), ids, attn, loss))
+    np.testing.assert_allclose(ours, torch_reference(ref, ids, attn, loss), rtol=1e-4, atol=1e-9)
+
+
 def test_auto_mode_and_padding_independence(checkpoint):
     """The same trajectory gives the same norms alone or padded inside a longer batch."""
     path, _ = checkpoint

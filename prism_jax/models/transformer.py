@@ -138,6 +138,20 @@ def stack_layers(params: Params) -> Params:
     return {**params, "layers": {k: jnp.stack([p[k] for p in layers]) for k in layers[0]}}
 
 
+def unrolled_layers(layers: str, mesh) -> bool:
+    """Whether a step runs its layers unrolled (`SFTHparams.layers`, `make_probe_step`):
+    "unroll", or "auto" on a CPU without a mesh (XLA:CPU pays for scanning: each layer's
+    weights sliced out of the stacks, its saved activations and gradients stacked back);
+    "scan" never. A mesh's sharding rules are for stacked layers."""
+    if layers not in ("auto", "scan", "unroll"):
+        raise ValueError(f"layers must be auto, scan or unroll, got {layers!r}")
+    if layers == "unroll" and mesh is not None:
+        raise ValueError("layers='unroll' runs without a mesh (the sharding rules are for stacked "
+                         "layers): use layers='scan' or 'auto' with --mesh-*")
+    return layers == "unroll" or (layers == "auto" and mesh is None
+                                  and jax.default_backend() == "cpu")
+
+
 def _is_params(node) -> bool:
     return isinstance(node, dict) and "layers" in node and "embed" in node
 
@@ -237,19 +251,24 @@ def forward(
                                              layers if taps is None else None, taps))
         new_cache = None
     else:
-        if taps is not None:
-            raise ValueError("taps need stacked layers and no cache")
+        if taps is not None and cache is not None:
+            raise ValueError("taps need no cache")
         per_layer = unstack_layers(params)["layers"]
         new_k, new_v, fresh = [], [], []
 
-        def layer(x, p, kv):
-            return _layer(cfg, impl, x, p, _dense(p), cos, sin, mask, kv, cache_index)
+        def layer(x, p, kv, tp=None):
+            if tp is None:
+                linear = _dense(p)
+            else:    # a per-layer weight as a stack of one (no copy)
+                linear = lambda h, name: tapped_matmul(h, p[name][None], 0,
+                                                       tp[MATRICES.index(name)], norm_mode)
+            return _layer(cfg, impl, x, p, linear, cos, sin, mask, kv, cache_index)
 
         if remat != "none" and cache is None:     # training over unstacked (unrolled) layers
             layer = jax.checkpoint(layer, policy=REMAT_POLICIES[remat], prevent_cse=False)
         for l, p in enumerate(per_layer):
             kv = None if cache is None else (cache["k"][l], cache["v"][l])
-            x, kv, new = layer(x, p, kv)
+            x, kv, new = layer(x, p, kv, None if taps is None else taps[l])
             fresh.append(new)
             if cache is not None:
                 new_k.append(kv[0])
@@ -403,5 +422,6 @@ class Transformer(nnx.Module):
 
 
 __all__ = ["MATRICES", "Transformer", "forward", "prefill", "init_cache", "init_params",
-           "param_shapes", "unstack_layers", "stack_layers", "map_param_trees", "rms_norm", "apply_rope",
+           "param_shapes", "unstack_layers", "stack_layers", "map_param_trees",
+           "unrolled_layers", "rms_norm", "apply_rope",
            "rope_inv_freq", "lm_head", "default_positions"]
