@@ -439,7 +439,7 @@ def _length_grouped_order(lengths: Sequence[int], batch_size: int, group: int, *
     n = len(lengths)
     rng = np.random.default_rng(seed)
     stream = np.concatenate([rng.permutation(n) if shuffle else np.arange(n)
-                             for _ in range(num_epochs)]) if n else np.zeros(0, np.int64)
+                             for _ in range(num_epochs)])
     lengths = np.asarray(lengths)
     out: list[int] = []
     window = group * batch_size

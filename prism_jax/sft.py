@@ -35,7 +35,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from prism_jax import models
 from prism_jax.data import expand_steps, make_dataset, read_trajectories
 from prism_jax.models.config import ModelConfig
-from prism_jax.models.transformer import (map_param_trees, stack_layers, unrolled_layers,  # noqa: F401
+from prism_jax.models.transformer import (map_param_trees, stack_layers, unrolled_layers,
                                           unstack_layers)
 from prism_jax.models.tokenizer import load_tokenizer
 from prism_jax.progress import progress as progress_bar
@@ -91,8 +91,8 @@ class SFTHparams(MeshConfig):
     """Dtype of the weights written to final/ (bfloat16 halves it, as the Hugging Face
     checkpoints are; training itself keeps float32 masters)."""
     remat: Literal["none", "full", "dots", "dots_no_batch"] = "none"
-    """Rematerialisation of each scanned layer in the backward pass: "full" keeps the least
-    memory at the cost of one more forward."""
+    """Rematerialisation of each layer (scanned or unrolled) in the backward pass: "full" keeps
+    the least memory at the cost of one more forward."""
     layers: Literal["auto", "scan", "unroll"] = "auto"
     """How the step runs the decoder layers: "scan" (`lax.scan` over the stacked [L, ...]
     weights: compile time independent of depth, what a mesh's sharding rules expect) or
